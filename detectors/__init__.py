@@ -1,0 +1,1 @@
+"""Detectors: content (Presidio + UK recognizers), recipients, forwarding and encryption state."""

@@ -1,0 +1,97 @@
+"""Special-category topics (UK GDPR Art. 9 and criminal-offence data) from phrase lists.
+
+Each ``special_category_<topic>.txt`` file holds the phrases of one topic, matched on light lemmas so that a
+list entry ``self-harm`` also finds ``self harming`` and ``self-harmed``. A phrase used as the modifier of an
+organisational noun (``domestic abuse training``, ``mental health team``) names a service or a course, not
+something about a person, and is skipped; the nouns come from their own list.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from detectors.recognizers.text import PhraseIndex, light_lemma, read_phrases, tokens
+
+CATEGORY_KEY = "special_category"
+
+
+def topic_of(path: Path) -> str:
+    stem = path.stem
+    for prefix in ("special_category_", "special_category"):
+        if stem.startswith(prefix):
+            stem = stem[len(prefix) :]
+            break
+    return stem.strip("_") or "general"
+
+
+class SpecialCategoryRecognizer(LocalRecognizer):
+    """``SPECIAL_CATEGORY``: topic phrases (domestic abuse, sexual abuse, mental health, self-harm ...)."""
+
+    def __init__(
+        self,
+        phrase_files: list[str] | None = None,
+        organisational_nouns_file: str | None = None,
+        supported_language: str = "en",
+        supported_entity: str = "SPECIAL_CATEGORY",
+        score: float = 0.8,
+        name: str | None = None,
+    ) -> None:
+        self.score = score
+        pairs: list[tuple[str, str]] = []
+        for f in phrase_files or ():
+            path = Path(f)
+            pairs.extend((phrase, topic_of(path)) for phrase in read_phrases(path))
+        self.index = PhraseIndex(pairs)
+        self.organisational_nouns: frozenset[str] = frozenset()
+        if organisational_nouns_file:
+            self.organisational_nouns = frozenset(
+                light_lemma(w) for w in read_phrases(Path(organisational_nouns_file))
+            )
+        super().__init__(
+            supported_entities=[supported_entity],
+            supported_language=supported_language,
+            name=name,
+        )
+
+    def load(self) -> None:
+        """Lists are read in the constructor, where their paths are known."""
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        if not self.index:
+            return []
+        toks = tokens(text)
+        results: list[RecognizerResult] = []
+        for first, stop, topic in self.index.find(toks):
+            following = [t.lemma for t in toks[stop : stop + 2]]
+            if following and following[0] in self.organisational_nouns:
+                continue
+            if len(following) > 1 and following[1] in self.organisational_nouns and following[0] in (
+                "awareness", "support", "prevention", "safeguard", "safeguarding"
+            ):
+                continue
+            start, end = toks[first].start, toks[stop - 1].end
+            results.append(
+                RecognizerResult(
+                    entity_type=self.supported_entities[0],
+                    start=start,
+                    end=end,
+                    score=self.score,
+                    analysis_explanation=AnalysisExplanation(
+                        recognizer=self.name,
+                        original_score=self.score,
+                        textual_explanation=f"special-category topic: {topic}",
+                    ),
+                    recognition_metadata={
+                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                        RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
+                        CATEGORY_KEY: topic,
+                    },
+                )
+            )
+        return results

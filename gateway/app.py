@@ -1,0 +1,256 @@
+"""Builds the components from config, runs the SMTP server, reloads on SIGHUP, shuts down gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from gateway.config import Config, load
+from gateway.config_errors import ConfigError
+from gateway.pipeline import Outcome, Pipeline
+from gateway.runtime import Runtime
+from gateway.smtp.auth import UserDatabase
+from gateway.smtp.handler import GatewayHandler, GatewaySMTP
+from gateway.tasks import spawn
+from gateway.upstream import Upstream, make_upstream
+
+log = structlog.get_logger("dlpgate.app")
+
+
+def apply_overrides(cfg: Config, *, listen: str | None = None, upstream: str | None = None) -> Config:
+    """``--listen HOST:PORT`` and ``--upstream URL`` win over gateway.yaml (validated the same way)."""
+    from gateway.config import GatewaySettings
+
+    data = cfg.gateway.model_dump()
+    if listen:
+        host, sep, port = listen.rpartition(":")
+        if not sep or not port.isdigit():
+            raise ConfigError.one("--listen", "listen", "expected HOST:PORT")
+        data["server"]["listen_host"] = host.strip("[]") or "127.0.0.1"
+        data["server"]["listen_port"] = int(port)
+    if upstream:
+        data["upstream"]["url"] = upstream
+    from gateway.config_errors import model_from_data
+
+    gateway = model_from_data("command line", data, GatewaySettings)
+    return Config(directory=cfg.directory, gateway=gateway, policy=cfg.policy, detectors=cfg.detectors)
+
+
+def _tls_context(cfg: Config) -> ssl.SSLContext | None:
+    tls = cfg.gateway.server.tls
+    if tls.cert is None or tls.key is None:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(cfg.resolve(tls.cert)), str(cfg.resolve(tls.key)))
+    return ctx
+
+
+@dataclass
+class App:
+    cfg: Config
+    on_outcome: Callable[[Outcome], None] | None = None
+    upstream: Upstream | None = None
+    store: Any = None
+    runtime: Runtime | None = None
+    handler: GatewayHandler | None = None
+    server: asyncio.base_events.Server | None = None
+    _protocols: set[GatewaySMTP] = field(default_factory=set)
+    _stopped: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    generation: int = 1
+    metrics: Any = None
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        sockname: tuple[str, int] = self.server.sockets[0].getsockname()[:2]
+        return sockname[1]
+
+    async def start(self) -> None:
+        gw = self.cfg.gateway
+        self.upstream = make_upstream(
+            gw.upstream.url,
+            local_hostname=gw.upstream.helo_name or gw.server.hostname,
+            timeout=gw.upstream.timeout,
+            verify=gw.upstream.tls_verify,
+        )
+        if self.store is None:
+            from gateway.store import Store
+
+            self.store = await Store.open(self.cfg)
+            self.store.attach_upstream(self.upstream)
+        self.runtime = Runtime(self.cfg, generation=self.generation)
+        await self.runtime.start()
+        users = None
+        if gw.server.auth.users_file is not None:
+            users = UserDatabase.load(self.cfg.resolve(gw.server.auth.users_file))
+        pipeline = Pipeline(self.store, self.upstream, gw.server.hostname)
+        self.handler = GatewayHandler(gw, pipeline, self.current_runtime, users, self._outcome)
+        tls = _tls_context(self.cfg)
+        loop = asyncio.get_running_loop()
+        handler = self.handler
+
+        def factory() -> GatewaySMTP:
+            proto = GatewaySMTP(
+                handler,
+                line_length_limit=gw.server.max_line_length,
+                command_size_limit=gw.server.max_command_length,
+                data_size_limit=gw.server.max_message_size,
+                enable_SMTPUTF8=True,
+                decode_data=False,
+                hostname=gw.server.hostname,
+                ident="dlpgate",
+                tls_context=tls,
+                require_starttls=gw.server.tls.required,
+                timeout=gw.server.idle_timeout,
+                auth_require_tls=gw.server.auth.require_tls,
+                auth_exclude_mechanism=[] if users else ["LOGIN", "PLAIN"],
+                authenticator=handler.authenticator if users else None,
+                loop=loop,
+            )
+            self._protocols.add(proto)
+            return proto
+
+        self.server = await loop.create_server(factory, host=gw.server.listen_host, port=gw.server.listen_port)
+        log.info(
+            "listening",
+            host=gw.server.listen_host,
+            port=self.port,
+            upstream=self.upstream.description,
+            scan=self.runtime.scan_enabled,
+        )
+        self._start_background()
+
+    def _start_background(self) -> None:
+        """Digest scheduler and metrics endpoint, when their modules and settings are present."""
+        try:
+            from gateway.digest import run_digest_scheduler
+        except ImportError:
+            run_digest_scheduler = None
+        if run_digest_scheduler is not None and self.cfg.gateway.digest.enabled:
+            self._tasks.append(
+                asyncio.get_running_loop().create_task(
+                    run_digest_scheduler(self.cfg, self.store, self.upstream, self._stopped)
+                )
+            )
+        if self.cfg.gateway.metrics.listen:
+            try:
+                from gateway.metrics import MetricsServer
+            except ImportError:
+                return
+            self.metrics = MetricsServer(self)
+            self._tasks.append(asyncio.get_running_loop().create_task(self.metrics.run(self._stopped)))
+
+    def current_runtime(self) -> Runtime:
+        assert self.runtime is not None
+        return self.runtime
+
+    def _outcome(self, out: Outcome) -> None:
+        if self.metrics is not None:
+            self.metrics.observe(out)
+        if self.on_outcome is not None:
+            self.on_outcome(out)
+
+    async def reload(self) -> bool:
+        """Re-read policy, detectors and lists; a bad file keeps the running configuration."""
+        try:
+            fresh = await asyncio.to_thread(load, self.cfg.directory)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("reload_failed", file=problem.file, key=problem.key, problem=problem.expected)
+            return False
+        cfg = Config(
+            directory=self.cfg.directory, gateway=self.cfg.gateway, policy=fresh.policy, detectors=fresh.detectors
+        )
+        self.generation += 1
+        runtime = Runtime(cfg, generation=self.generation)
+        try:
+            await runtime.start()
+        except Exception as exc:
+            log.error("reload_failed", error=exc.__class__.__name__, detail=str(exc)[:300])
+            await runtime.close()
+            return False
+        old, self.runtime, self.cfg = self.runtime, runtime, cfg
+        if old is not None:
+            old.retire()
+        log.info("reloaded", generation=self.generation)
+        return True
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop accepting, let transactions in flight finish (bounded), then close everything."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        grace = self.cfg.gateway.server.shutdown_grace if grace is None else grace
+        if self.handler is not None:
+            self.handler.closing = True
+        if self.server is not None:
+            self.server.close()
+        loop = asyncio.get_running_loop()
+        end = loop.time() + grace
+        while self.handler is not None and (self.handler.stats.in_flight or self.handler.stats.open_transactions):
+            if loop.time() >= end:
+                log.warning(
+                    "shutdown_grace_expired",
+                    in_flight=self.handler.stats.in_flight,
+                    open=self.handler.stats.open_transactions,
+                )
+                break
+            await asyncio.sleep(0.05)
+        for proto in list(self._protocols):
+            if proto.transport is not None:
+                proto.transport.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.runtime is not None:
+            await self.runtime.close()
+        if self.upstream is not None:
+            await self.upstream.close()
+        if self.store is not None:
+            await self.store.close()
+        log.info("stopped")
+
+    async def serve_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+
+        def on_term() -> None:
+            log.info("signal", signal="TERM")
+            spawn(self._stop_then(done))
+
+        def on_hup() -> None:
+            log.info("signal", signal="HUP")
+            spawn(self.reload())
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_term)
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
+        pidfile = self.cfg.state_dir / "dlpgate.pid"
+        with contextlib.suppress(OSError):
+            pidfile.parent.mkdir(parents=True, exist_ok=True)
+            pidfile.write_text(str(os.getpid()))
+        try:
+            await done.wait()
+        finally:
+            with contextlib.suppress(OSError):
+                pidfile.unlink()
+
+    async def _stop_then(self, done: asyncio.Event) -> None:
+        try:
+            await self.stop()
+        finally:
+            done.set()
+
+
+def pidfile_path(cfg: Config) -> Path:
+    return cfg.state_dir / "dlpgate.pid"

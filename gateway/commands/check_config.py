@@ -1,0 +1,55 @@
+"""`dlpgate check-config`: validate every config file, then run samples/ through the pipeline (like Fuglu's
+``--lint``): a policy that loads but misjudges its own examples is still a broken policy."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gateway.cli import add_config_argument
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("check-config", help="validate config files (and run the sample messages)")
+    add_config_argument(p)
+    p.add_argument(
+        "--samples",
+        metavar="DIR",
+        default=None,
+        help="folder with expectations.yaml and .eml samples to check (default: samples/policy if present)",
+    )
+    p.add_argument("--no-samples", action="store_true", help="only validate the files")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gateway.config import load
+    from gateway.config_errors import ConfigError
+
+    try:
+        cfg = load(args.config)
+        if cfg.gateway.server.auth.users_file is not None:
+            from gateway.smtp.auth import UserDatabase
+
+            UserDatabase.load(cfg.resolve(cfg.gateway.server.auth.users_file))
+        from detectors.recipients import RecipientClassifier
+
+        RecipientClassifier.from_config(cfg)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"{problem.file}: {problem.key or '<top>'}: {problem.expected}", file=sys.stderr)
+        return 2
+    print(f"config ok: {cfg.directory}")
+    if args.no_samples:
+        return 0
+    samples = Path(args.samples) if args.samples else Path("samples/policy")
+    if not (samples / "expectations.yaml").is_file():
+        return 0
+    from gateway.expectations import check_expectations
+
+    failures = check_expectations(cfg, samples)
+    for line in failures:
+        print(line, file=sys.stderr)
+    print(f"samples: {'ok' if not failures else f'{len(failures)} mismatches'} ({samples})")
+    return 1 if failures else 0

@@ -1,0 +1,128 @@
+"""`dlpgate scan FILE|DIR ...`: run messages through the whole decision pipeline and send nothing.
+
+The output is the contract in DESIGN.md (JSON Lines with ``--json``); it is how the security team tests a
+policy change against real messages before it goes live.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from gateway.cli import add_config_argument
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("scan", help="scan .eml files or folders and print the decision (sends nothing)")
+    add_config_argument(p)
+    p.add_argument("paths", nargs="+", metavar="FILE|DIR")
+    p.add_argument("--json", action="store_true", help="one JSON object per message (JSON Lines)")
+    p.add_argument("--reveal", action="store_true", help="add the matched texts to each finding")
+    p.add_argument("--mail-from", metavar="ADDR", help="envelope sender (default: From header)")
+    p.add_argument("--rcpt", action="append", metavar="ADDR", help="envelope recipient (repeat)")
+    p.set_defaults(func=run)
+
+
+def iter_files(paths: list[str]) -> Iterator[Path]:
+    for name in paths:
+        p = Path(name)
+        if p.is_dir():
+            yield from sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
+        else:
+            yield p
+
+
+def envelope_from_headers(raw: bytes) -> tuple[str, list[str]]:
+    from gateway.mime.parse import parse_message
+    from gateway.scan import header_addresses
+
+    msg = parse_message(raw)
+    sender = header_addresses(msg, "From")
+    return (sender[0] if sender else ""), header_addresses(msg, "To", "Cc", "Bcc")
+
+
+def result_record(path: Path, facts: Any, decision: Any, reveal: bool) -> dict[str, Any]:
+    by_entity: dict[str, dict[str, Any]] = {}
+    for f in facts.findings:
+        e = by_entity.setdefault(
+            f.entity, {"entity": f.entity, "count": 0, "max_score": 0.0, "locations": [], "texts": []}
+        )
+        e["count"] += 1
+        e["max_score"] = round(max(e["max_score"], f.score), 3)
+        loc = f.location.split("#", 1)[0]
+        if loc not in e["locations"]:
+            e["locations"].append(loc)
+        if reveal and f.text is not None and f.text not in e["texts"]:
+            e["texts"].append(f.text)
+    findings = []
+    for e in by_entity.values():
+        if not reveal:
+            e.pop("texts")
+        findings.append(e)
+    return {
+        "file": str(path),
+        "decision": decision.action.label,
+        "rules": decision.rule_ids,
+        "reasons": decision.reasons(),
+        "monitor": [h.rule_id for h in decision.monitor],
+        "sensitivity": facts.sensitivity.label,
+        "findings": findings,
+        "unscannable": [{"location": u.location, "reason": u.reason} for u in facts.unscannable],
+        "recipients": [{"address": r.address, "class": r.cls} for r in facts.recipients],
+        "forwarded": facts.forwarded,
+        "encrypted": facts.encrypted,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from gateway.config import load
+    from gateway.policy.model import Action
+    from gateway.runtime import load_certificates, policy_decision
+    from gateway.scan import Scanner
+
+    cfg = load(args.config)
+    scanner = Scanner.from_config(cfg)
+    certs = load_certificates(cfg)
+    files = list(iter_files(args.paths))
+    rc = 0
+    bar = tqdm(files, disable=not sys.stderr.isatty(), file=sys.stderr, unit="msg")
+    for path in bar:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            rc = max(rc, 1)
+            _emit(args, {"file": str(path), "error": f"cannot read: {exc.__class__.__name__}"})
+            continue
+        try:
+            sender, rcpts = envelope_from_headers(raw)
+            mail_from = args.mail_from if args.mail_from is not None else sender
+            rcpt_tos = args.rcpt or rcpts
+            facts = scanner.scan(raw, mail_from, rcpt_tos, reveal=args.reveal)
+            decision = policy_decision(cfg, facts, certs)
+        except Exception as exc:
+            rc = max(rc, 1)
+            _emit(args, {"file": str(path), "error": f"scan failed: {exc.__class__.__name__}"})
+            continue
+        if decision.action > Action.TAG:
+            rc = max(rc, 1)
+        _emit(args, result_record(path, facts, decision, args.reveal))
+    return rc
+
+
+def _emit(args: argparse.Namespace, record: dict[str, Any]) -> None:
+    if args.json:
+        print(json.dumps(record, ensure_ascii=False), flush=True)
+        return
+    if "error" in record:
+        print(f"{record['file']}: ERROR {record['error']}", flush=True)
+        return
+    rules = ",".join(record["rules"]) or "-"
+    types = ",".join(f"{f['entity']}x{f['count']}" for f in record["findings"]) or "-"
+    print(f"{record['file']}: {record['decision']} rules={rules} sensitivity={record['sensitivity']} "
+          f"findings={types}", flush=True)

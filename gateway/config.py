@@ -1,0 +1,255 @@
+"""Configuration: pydantic models for config/*.yaml and ``load()``.
+
+Every model forbids unknown keys and describes every field, so a typo is an error at start-up that names the
+file and the key, never a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from detectors.settings import DetectorsSettings, load_detectors_settings
+from gateway.config_errors import ConfigError, ConfigProblem, model_from_data, read_yaml
+from gateway.mime.limits import ExtractionLimits
+from gateway.policy.config import PolicyConfig, load_policy
+from gateway.store.settings import AlertSettings, DigestSettings, NotificationSettings, StoreSettings
+
+
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"not a CIDR network: {value!r}") from None
+    return value
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
+
+
+def _upstream_url(value: str) -> str:
+    if value.startswith("maildir:") and len(value) > len("maildir:"):
+        return value
+    for scheme in ("smtp://", "smtp+starttls://", "smtps://"):
+        if value.startswith(scheme):
+            rest = value[len(scheme) :]
+            host, _, port = rest.rpartition(":")
+            if host and port.isdigit() and 0 < int(port) < 65536:
+                return value
+    raise ValueError("expected smtp://HOST:PORT, smtp+starttls://HOST:PORT, smtps://HOST:PORT or maildir:PATH")
+
+
+UpstreamUrl = Annotated[str, AfterValidator(_upstream_url)]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TlsSettings(Frozen):
+    cert: Path | None = Field(None, description="PEM certificate chain for STARTTLS. STARTTLS is offered when set.")
+    key: Path | None = Field(None, description="PEM private key for the certificate.")
+    required: bool = Field(False, description="Refuse MAIL before STARTTLS (530 5.7.0).")
+
+
+class AuthSettings(Frozen):
+    users_file: Path | None = Field(
+        None,
+        description="File of `user:hash` lines, hashes argon2 ($argon2id$...) or scrypt ($scrypt$...). "
+        "AUTH PLAIN/LOGIN is offered when set; authenticated clients may relay from any address.",
+    )
+    require_tls: bool = Field(True, description="Only offer AUTH after STARTTLS.")
+
+
+class ServerSettings(Frozen):
+    listen_host: str = Field("127.0.0.1", description="Address to listen on.")
+    listen_port: int = Field(10025, ge=0, le=65535, description="Port to listen on (0 picks a free one).")
+    hostname: str = Field("dlpgate.localdomain", description="Name in the banner, EHLO reply and Received line.")
+    allowed_networks: list[Cidr] = Field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"],
+        description="Client networks that may relay without AUTH (CIDR).",
+    )
+    max_message_size: int = Field(50 * 1024 * 1024, ge=1024, description="SIZE limit in bytes.")
+    max_recipients: int = Field(500, ge=1, description="Most RCPT TO per transaction (452 4.5.3 after).")
+    max_connections: int = Field(200, ge=1, description="Concurrent client connections (421 4.7.0 after).")
+    idle_timeout: float = Field(300.0, gt=0, description="Seconds a client may stay silent between commands.")
+    transaction_timeout: float = Field(
+        600.0, gt=0, description="Seconds one connection may take from MAIL FROM to the end of DATA."
+    )
+    max_line_length: int = Field(
+        65536, ge=1001, description="Longest DATA line accepted (Outlook writes lines of several kB)."
+    )
+    max_command_length: int = Field(2048, ge=512, description="Longest SMTP command line accepted.")
+    max_header_count: int = Field(1000, ge=10, description="Most header fields in one message (552 after).")
+    bare_line_endings: str = Field(
+        "reject",
+        pattern="^(reject|normalise)$",
+        description="Bare LF / bare CR in DATA (SMTP smuggling): `reject` (550) or `normalise` to CRLF.",
+    )
+    shutdown_grace: float = Field(30.0, ge=0, description="Seconds to let transactions finish on SIGTERM.")
+    tls: TlsSettings = Field(default_factory=TlsSettings, description="STARTTLS settings.")
+    auth: AuthSettings = Field(default_factory=AuthSettings, description="SMTP AUTH settings.")
+
+
+class UpstreamSettings(Frozen):
+    url: UpstreamUrl = Field(
+        "maildir:var/maildir",
+        description="Where accepted mail goes; a relative maildir path is relative to the working directory.",
+    )
+    timeout: float = Field(60.0, gt=0, description="Seconds to wait for any upstream reply.")
+    helo_name: str | None = Field(None, description="Name used in EHLO to the upstream (default: server.hostname).")
+    tls_verify: bool = Field(True, description="Verify the upstream's certificate for STARTTLS/SMTPS.")
+    encryption_smarthost: str | None = Field(
+        None, description="URL of the encryption service's host for the `smarthost` encrypt mode."
+    )
+
+    @field_validator("encryption_smarthost")
+    @classmethod
+    def _check_smarthost(cls, v: str | None) -> str | None:
+        return None if v is None else _upstream_url(v)
+
+
+class OrganisationSettings(Frozen):
+    name: str = Field("Cafcass", description="Organisation name (replies, digests).")
+    domains: list[str] = Field(
+        default_factory=lambda: ["cafcass.gov.uk"],
+        min_length=1,
+        description="Organisation mail domains; subdomains count as internal too.",
+    )
+
+    @field_validator("domains")
+    @classmethod
+    def _lower(cls, v: list[str]) -> list[str]:
+        return [d.strip().lower().rstrip(".") for d in v]
+
+
+class ScanSettings(Frozen):
+    enabled: bool = Field(True, description="Scan content. Off: every message is relayed unscanned (benchmarks).")
+    workers: int = Field(0, ge=0, description="Worker processes for extraction and detection; 0 = CPU count.")
+    deadline_seconds: float = Field(
+        60.0, gt=0, description="Whole-message scan deadline; a miss answers 451 (fail closed)."
+    )
+    queue_wait_seconds: float = Field(
+        30.0, gt=0, description="How long a message may wait for a free worker before 451 (back-pressure)."
+    )
+    max_queue: int = Field(0, ge=0, description="Most messages waiting for a worker; 0 = 4 x workers.")
+
+
+class MetricsSettings(Frozen):
+    listen: str | None = Field(
+        "127.0.0.1:9125", description="HOST:PORT for /metrics, /healthz, /readyz; null turns it off."
+    )
+
+
+class FilesSettings(Frozen):
+    policy: str = Field("policy.yaml", description="Policy file, relative to the config folder.")
+    detectors: str = Field("detectors.yaml", description="Detector file, relative to the config folder.")
+
+
+class GatewaySettings(Frozen):
+    node_name: str = Field(
+        default_factory=lambda: os.uname().nodename, description="This node's name in incidents and logs."
+    )
+    state_dir: Path = Field(
+        Path("var"), description="Folder for the SQLite database; relative to the working directory."
+    )
+    server: ServerSettings = Field(default_factory=ServerSettings, description="The SMTP listener.")
+    upstream: UpstreamSettings = Field(default_factory=UpstreamSettings, description="The next hop.")
+    organisation: OrganisationSettings = Field(default_factory=OrganisationSettings, description="Who we are.")
+    scan: ScanSettings = Field(default_factory=ScanSettings, description="Scanning workers and deadlines.")
+    extraction: ExtractionLimits = Field(default_factory=ExtractionLimits, description="MIME/attachment limits.")
+    store: StoreSettings = Field(default_factory=StoreSettings, description="Quarantine and incident database.")
+    digest: DigestSettings = Field(default_factory=DigestSettings, description="Daily governance digest.")
+    alerts: AlertSettings = Field(default_factory=AlertSettings, description="Immediate potential-breach alerts.")
+    notifications: NotificationSettings = Field(
+        default_factory=NotificationSettings, description="Messages to senders."
+    )
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="HTTP metrics and health.")
+    files: FilesSettings = Field(default_factory=FilesSettings, description="Other config files.")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration, as loaded from one folder."""
+
+    directory: Path
+    gateway: GatewaySettings
+    policy: PolicyConfig
+    detectors: DetectorsSettings
+
+    def resolve(self, path: Path | str) -> Path:
+        """Files a config names (lists, certificates, users) are relative to the config folder."""
+        p = Path(path)
+        return p if p.is_absolute() else (self.directory / p)
+
+    @property
+    def state_dir(self) -> Path:
+        """State (database, local Maildir) is relative to the working directory, so packaged defaults work."""
+        return self.gateway.state_dir.resolve()
+
+
+def packaged_config_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    wheel = here / "default_config"
+    if wheel.is_dir():
+        return wheel
+    return here.parent / "config"
+
+
+def locate(path: Path | str | None) -> Path:
+    """``--config`` may name the folder or its gateway.yaml; default ./config, else the packaged defaults."""
+    if path is None:
+        local = Path("config")
+        return local.resolve() if (local / "gateway.yaml").is_file() else packaged_config_dir()
+    p = Path(path)
+    if p.is_file():
+        return p.resolve().parent
+    return p.resolve()
+
+
+def load(path: Path | str | None = None) -> Config:
+    directory = locate(path)
+    gw_file = directory / "gateway.yaml"
+    if not directory.is_dir():
+        raise ConfigError.one(directory, "", "config folder not found")
+    problems: list[ConfigProblem] = []
+    gateway = None
+    try:
+        gateway = model_from_data(gw_file, read_yaml(gw_file), GatewaySettings)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    files = gateway.files if gateway else FilesSettings()
+    policy = detectors = None
+    try:
+        policy = load_policy(directory / files.policy)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    try:
+        detectors = load_detectors_settings(directory / files.detectors)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    if problems or gateway is None or policy is None or detectors is None:
+        raise ConfigError(problems)
+    cfg = Config(directory=directory, gateway=gateway, policy=policy, detectors=detectors)
+    _check_paths(cfg, gw_file)
+    return cfg
+
+
+def _check_paths(cfg: Config, gw_file: Path) -> None:
+    problems = []
+    tls = cfg.gateway.server.tls
+    if (tls.cert is None) != (tls.key is None):
+        problems.append(ConfigProblem(str(gw_file), "server.tls", "set both cert and key, or neither"))
+    for key, p in (("server.tls.cert", tls.cert), ("server.tls.key", tls.key),
+                   ("server.auth.users_file", cfg.gateway.server.auth.users_file)):
+        if p is not None and not cfg.resolve(p).is_file():
+            problems.append(ConfigProblem(str(gw_file), key, f"file not found: {cfg.resolve(p)}"))
+    if tls.required and tls.cert is None:
+        problems.append(ConfigProblem(str(gw_file), "server.tls.required", "needs server.tls.cert and key"))
+    if problems:
+        raise ConfigError(problems)

@@ -1,0 +1,102 @@
+"""Config errors that name the file, the key and what was expected, and the YAML-to-model loader that makes them.
+
+Kept apart from ``gateway.config`` so that every section's owner (mime, policy, detectors, store) can load and
+validate its own file without importing the whole configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    file: str
+    key: str
+    expected: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.key or '<top>'}: {self.expected}"
+
+
+class ConfigError(Exception):
+    """One or more configuration problems; ``str()`` lists them one per line as file: key: problem."""
+
+    def __init__(self, problems: list[ConfigProblem] | ConfigProblem) -> None:
+        self.problems = problems if isinstance(problems, list) else [problems]
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    @classmethod
+    def one(cls, file: Path | str, key: str, expected: str) -> ConfigError:
+        return cls(ConfigProblem(str(file), key, expected))
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file, turning I/O and syntax errors into ConfigError with the line number."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError.one(path, "", "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError.one(path, "", f"cannot read file ({exc.__class__.__name__})") from None
+    try:
+        return yaml.safe_load(text) if text.strip() else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "?"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError.one(path, where, f"invalid YAML: {problem}") from None
+
+
+def validation_problems(path: Path | str, exc: ValidationError, prefix: str = "") -> list[ConfigProblem]:
+    problems = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        if prefix:
+            key = f"{prefix}.{key}" if key else prefix
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check spelling; see the documented keys)"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        problems.append(ConfigProblem(str(path), key, msg))
+    return problems
+
+
+def model_from_data(path: Path | str, data: Any, model: type[M], prefix: str = "") -> M:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError.one(path, prefix, f"expected a mapping, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(validation_problems(path, exc, prefix)) from None
+
+
+def load_model(path: Path, model: type[M]) -> M:
+    return model_from_data(path, read_yaml(path), model)
+
+
+def read_list_file(path: Path) -> list[str]:
+    """One entry a line; blank lines and ``#`` comments ignored; entries lower-cased and stripped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise ConfigError.one(path, "", "list file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError.one(path, "", f"cannot read list file ({exc.__class__.__name__})") from None
+    out = []
+    for line in lines:
+        entry = line.split("#", 1)[0].strip().lower()
+        if entry:
+            out.append(entry)
+    return out

@@ -1,0 +1,450 @@
+"""The daily governance digest: what the gateway stopped, held and let through under monitor on the previous
+day, what is waiting for a decision, and which potential breaches are running down their 24-hour clock.
+
+Its audience is the governance team, so envelope addresses and attachment names appear; message content
+(subjects, matched values, even redacted ones) never does. The numbers come from a pure function of incident
+records (``build_digest``) so tests can pin them with a frozen clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.message
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from gateway.policy.model import Action
+from gateway.store.mail import build_email, render, send_email
+from gateway.store.records import entity_label
+from gateway.upstream import Reply, Upstream
+
+if TYPE_CHECKING:
+    from gateway.config import Config
+    from gateway.store.core import IncidentRecord, QuarantineRecord, Store
+
+log = structlog.get_logger(__name__)
+
+TREND_DAYS = 7
+SCHEDULER_TICK_SECONDS = 60.0
+RETRY_AFTER_FAILURE = timedelta(minutes=5)
+
+
+# ------------------------------------------------------------------------------------------------ time
+
+
+def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """Local midnight to local midnight as aware datetimes: 23 or 25 hours on the days the clocks change."""
+    start = datetime.combine(day, time(0), tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+    return start, end
+
+
+def previous_day(now: datetime, tz: ZoneInfo) -> date:
+    return now.astimezone(tz).date() - timedelta(days=1)
+
+
+def local_day(moment: datetime, tz: ZoneInfo) -> date:
+    return moment.astimezone(tz).date()
+
+
+# ------------------------------------------------------------------------------------------------ data
+
+
+@dataclass(frozen=True)
+class Count:
+    key: str
+    count: int
+
+
+@dataclass(frozen=True)
+class RuleCount:
+    rule_id: str
+    clause: str
+    mode: str
+    action: str
+    count: int
+
+
+@dataclass(frozen=True)
+class EntityCount:
+    entity: str
+    label: str
+    messages: int
+    findings: int
+
+
+@dataclass(frozen=True)
+class HeldItem:
+    reference: str
+    stored_at: datetime
+    age_hours: float
+    state: str
+    sender: str
+    recipients: list[dict[str, str]]
+    entities: list[str]
+    attachments: list[str]
+    rules: list[str]
+    clauses: list[str]
+
+
+@dataclass(frozen=True)
+class BreachItem:
+    reference: str
+    created_at: datetime
+    deadline_at: datetime | None
+    hours_left: float | None
+    overdue: bool
+    sender: str
+    recipients: list[dict[str, str]]
+    entities: list[str]
+    attachments: list[str]
+    rules: list[str]
+    clauses: list[str]
+
+
+@dataclass(frozen=True)
+class RepeatSender:
+    sender: str
+    day_count: int
+    window_count: int
+
+
+@dataclass(frozen=True)
+class TrendDay:
+    day: date
+    total: int
+    by_action: dict[str, int]
+
+
+@dataclass(frozen=True)
+class DigestData:
+    organisation: str
+    day: date
+    tz: ZoneInfo
+    start: datetime
+    end: datetime
+    generated_at: datetime
+    total: int
+    by_action: list[Count]
+    by_status: list[Count]
+    by_rule: list[RuleCount]
+    by_clause: list[Count]
+    monitor_incidents: int
+    by_entity: list[EntityCount]
+    by_recipient_class: list[Count]
+    held: list[HeldItem]
+    breaches: list[BreachItem]
+    repeat_senders: list[RepeatSender]
+    trend: list[TrendDay]
+    """The previous seven days, oldest first."""
+    trend_average: float
+    trend_change_pct: float | None
+    """The day against the seven-day average; None when that average is zero."""
+    notes: list[str] = field(default_factory=list)
+
+
+def _counts(counter: Counter[str], order: Sequence[str] | None = None) -> list[Count]:
+    if order is not None:
+        return [Count(k, counter.get(k, 0)) for k in order] + [
+            Count(k, n) for k, n in sorted(counter.items()) if k not in order
+        ]
+    return [Count(k, n) for k, n in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def _rule_ids(record: IncidentRecord) -> list[str]:
+    return [f"{r['rule_id']}{' (monitor)' if r.get('mode') == 'monitor' else ''}" for r in record.rules]
+
+
+def build_digest(
+    *,
+    organisation: str,
+    day: date,
+    tz: ZoneInfo,
+    now: datetime,
+    incidents: Sequence[IncidentRecord],
+    held: Sequence[QuarantineRecord],
+    breaches: Sequence[IncidentRecord],
+    repeat_threshold: int = 2,
+) -> DigestData:
+    """``incidents`` covers the day and the seven days before it; ``held`` and ``breaches`` are the open items
+    as of ``now``. Pure: same inputs, same digest."""
+    start, end = day_bounds(day, tz)
+    by_day: dict[date, list[IncidentRecord]] = defaultdict(list)
+    for rec in incidents:
+        by_day[local_day(rec.created_at, tz)].append(rec)
+    today = by_day.get(day, [])
+
+    actions: Counter[str] = Counter(r.action for r in today)
+    statuses: Counter[str] = Counter(r.status for r in today)
+    clauses: Counter[str] = Counter()
+    rules: Counter[tuple[str, str, str, str]] = Counter()
+    entity_msgs: Counter[str] = Counter()
+    entity_findings: Counter[str] = Counter()
+    classes: Counter[str] = Counter()
+    monitor = 0
+    for rec in today:
+        for clause in rec.clauses:
+            clauses[clause] += 1
+        for r in rec.rules:
+            rules[(r["rule_id"], r.get("clause", ""), r.get("mode", "enforce"), r.get("action", ""))] += 1
+        if rec.monitor_rules:
+            monitor += 1
+        for e in rec.entities:
+            entity_msgs[e["entity"]] += 1
+            entity_findings[e["entity"]] += int(e["count"])
+        for rc in rec.recipients:
+            classes[rc["class"]] += 1
+
+    window_senders: Counter[str] = Counter(r.sender or "<>" for r in incidents if local_day(r.created_at, tz) <= day)
+    day_senders: Counter[str] = Counter(r.sender or "<>" for r in today)
+    repeat = [
+        RepeatSender(sender, day_senders.get(sender, 0), n)
+        for sender, n in window_senders.items()
+        if n >= repeat_threshold and day_senders.get(sender, 0) > 0
+    ]
+    repeat.sort(key=lambda s: (-s.window_count, -s.day_count, s.sender))
+
+    trend = []
+    for back in range(TREND_DAYS, 0, -1):
+        d = day - timedelta(days=back)
+        recs = by_day.get(d, [])
+        trend.append(TrendDay(d, len(recs), dict(Counter(r.action for r in recs))))
+    average = sum(t.total for t in trend) / TREND_DAYS
+    change = None if average == 0 else round((len(today) - average) / average * 100, 1)
+
+    held_items = [
+        HeldItem(
+            reference=q.reference,
+            stored_at=q.stored_at,
+            age_hours=(now - q.stored_at).total_seconds() / 3600,
+            state=q.state,
+            sender=q.mail_from or "<>",
+            recipients=q.incident.recipients,
+            entities=[e["entity"] for e in q.incident.entities],
+            attachments=[a["name"] for a in q.incident.attachments],
+            rules=_rule_ids(q.incident),
+            clauses=q.incident.clauses,
+        )
+        for q in sorted(held, key=lambda q: q.stored_at)
+    ]
+    breach_items = []
+    for b in sorted(breaches, key=lambda b: (b.deadline_at or b.created_at)):
+        left = (b.deadline_at - now).total_seconds() / 3600 if b.deadline_at else None
+        breach_items.append(
+            BreachItem(
+                reference=b.reference,
+                created_at=b.created_at,
+                deadline_at=b.deadline_at,
+                hours_left=left,
+                overdue=left is not None and left < 0,
+                sender=b.sender or "<>",
+                recipients=b.recipients,
+                entities=[e["entity"] for e in b.entities],
+                attachments=[a["name"] for a in b.attachments],
+                rules=_rule_ids(b),
+                clauses=b.clauses,
+            )
+        )
+
+    return DigestData(
+        organisation=organisation,
+        day=day,
+        tz=tz,
+        start=start,
+        end=end,
+        generated_at=now,
+        total=len(today),
+        by_action=_counts(actions, [a.label for a in Action]),
+        by_status=_counts(statuses),
+        by_rule=[
+            RuleCount(rule_id, clause, mode, action, n)
+            for (rule_id, clause, mode, action), n in sorted(rules.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
+        by_clause=_counts(clauses),
+        monitor_incidents=monitor,
+        by_entity=[
+            EntityCount(e, entity_label(e), entity_msgs[e], entity_findings[e])
+            for e in sorted(entity_msgs, key=lambda e: (-entity_msgs[e], e))
+        ],
+        by_recipient_class=_counts(classes),
+        held=held_items,
+        breaches=breach_items,
+        repeat_senders=repeat,
+        trend=trend,
+        trend_average=round(average, 1),
+        trend_change_pct=change,
+    )
+
+
+async def collect_digest(cfg: Config, store: Store, day: date, now: datetime) -> DigestData:
+    tz = ZoneInfo(cfg.gateway.digest.timezone)
+    window_start, _ = day_bounds(day - timedelta(days=TREND_DAYS), tz)
+    _, end = day_bounds(day, tz)
+    incidents = await store.list_incidents(since=window_start, until=end, newest_first=False)
+    held = await store.list_quarantine(states=("held", "releasing"))
+    breaches = await store.list_incidents(statuses=["potential_breach"], newest_first=False)
+    return build_digest(
+        organisation=cfg.gateway.organisation.name,
+        day=day,
+        tz=tz,
+        now=now,
+        incidents=incidents,
+        held=held,
+        breaches=breaches,
+        repeat_threshold=cfg.gateway.digest.repeat_sender_threshold,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ rendering
+
+
+@dataclass(frozen=True)
+class RenderedDigest:
+    subject: str
+    text: str
+    html: str
+
+
+def render_digest(cfg: Config, data: DigestData) -> RenderedDigest:
+    """Templates ``digest.txt.j2`` (first line ``Subject: ...``) and ``digest.html.j2``."""
+    context: dict[str, Any] = {"d": data, "tz": data.tz, "organisation": data.organisation}
+    text = render(cfg, "digest.txt.j2", **context)
+    first, _, body = text.partition("\n")
+    subject = first.removeprefix("Subject:").strip() if first.startswith("Subject:") else ""
+    if not subject:
+        subject, body = f"{data.organisation} email DLP digest for {data.day.isoformat()}", text
+    html = render(cfg, "digest.html.j2", subject=subject, **context)
+    return RenderedDigest(subject=subject, text=body.lstrip("\n"), html=html)
+
+
+def digest_email(cfg: Config, rendered: RenderedDigest, day: date, now: datetime) -> email.message.EmailMessage:
+    dg = cfg.gateway.digest
+    return build_email(
+        sender=dg.sender,
+        to=[dg.to],
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        now=now,
+        domain=cfg.gateway.server.hostname,
+        headers={"X-DLP-Digest": day.isoformat()},
+    )
+
+
+# ------------------------------------------------------------------------------------------------ sending
+
+DigestStatus = Literal["sent", "dry_run", "already_sent", "busy", "failed"]
+
+
+@dataclass(frozen=True)
+class DigestOutcome:
+    status: DigestStatus
+    day: date
+    message: email.message.EmailMessage | None = None
+    reply: Reply | None = None
+    error: str | None = None
+
+
+async def send_digest(
+    cfg: Config,
+    store: Store,
+    upstream: Upstream | None,
+    *,
+    day: date | None = None,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+) -> DigestOutcome:
+    """Build and send one day's digest, once: the advisory lock (PostgreSQL) keeps nodes from building it
+    together, the ``digests_sent`` claim keeps a day from going out twice. ``force`` sends a day again;
+    ``dry_run`` builds it and records nothing."""
+    now = now or store.clock()
+    tz = ZoneInfo(cfg.gateway.digest.timezone)
+    day = day or previous_day(now, tz)
+    if dry_run:
+        data = await collect_digest(cfg, store, day, now)
+        return DigestOutcome("dry_run", day, digest_email(cfg, render_digest(cfg, data), day, now))
+    if upstream is None:
+        return DigestOutcome("failed", day, error="no upstream to send through")
+    async with store.digest_lock() as got:
+        if not got:
+            return DigestOutcome("busy", day)
+        if not await store.claim_digest(day, force=force):
+            return DigestOutcome("already_sent", day)
+        try:
+            data = await collect_digest(cfg, store, day, now)
+            msg = digest_email(cfg, render_digest(cfg, data), day, now)
+            reply = await send_email(upstream, cfg.gateway.digest.sender, [cfg.gateway.digest.to], msg)
+        except Exception as exc:
+            await store.abandon_digest(day)
+            log.error("digest.failed", day=day.isoformat(), error=exc.__class__.__name__)
+            return DigestOutcome("failed", day, error=f"{exc.__class__.__name__}: {exc}")
+        if not reply.ok:
+            await store.abandon_digest(day)
+            log.error("digest.refused", day=day.isoformat(), code=reply.code)
+            return DigestOutcome("failed", day, msg, reply, error=f"upstream replied {reply.code}")
+        await store.finish_digest(day, to=cfg.gateway.digest.to, message_id=str(msg["Message-ID"]))
+    log.info("digest.sent", day=day.isoformat(), incidents=data.total, held=len(data.held),
+             potential_breaches=len(data.breaches))
+    return DigestOutcome("sent", day, msg, reply)
+
+
+def _send_time(cfg: Config) -> time:
+    hh, mm = (int(x) for x in cfg.gateway.digest.send_at.split(":"))
+    return time(hh, mm)
+
+
+async def run_digest_scheduler(
+    cfg: Config,
+    store: Store,
+    upstream: Upstream,
+    stop: asyncio.Event,
+    *,
+    tick: float = SCHEDULER_TICK_SECONDS,
+) -> None:
+    """The daily jobs of ``dlpgate serve``, until ``stop`` is set: each tick, retry potential-breach alerts
+    that did not go out; once the local time passes ``digest.send_at``, send the previous day's digest (once
+    across nodes and restarts; a node started late catches up); once a day, apply the retention purge."""
+    tz = ZoneInfo(cfg.gateway.digest.timezone)
+    send_at = _send_time(cfg)
+    done_day: date | None = None
+    purged_on: date | None = None
+    not_before: datetime | None = None
+    while not stop.is_set():
+        now = store.clock()
+        local = now.astimezone(tz)
+        try:
+            await store.retry_alerts(upstream)
+        except Exception as exc:
+            log.error("scheduler.alerts_failed", error=exc.__class__.__name__)
+        day = local.date() - timedelta(days=1)
+        due = cfg.gateway.digest.enabled and local.time() >= send_at and day != done_day
+        if due and (not_before is None or now >= not_before):
+            try:
+                if await store.digest_state(day) == "sent":
+                    done_day = day
+                else:
+                    outcome = await send_digest(cfg, store, upstream, day=day, now=now)
+                    if outcome.status == "sent":
+                        done_day = day
+                    elif outcome.status == "failed":
+                        not_before = now + RETRY_AFTER_FAILURE
+            except Exception as exc:
+                log.error("scheduler.digest_failed", error=exc.__class__.__name__)
+                not_before = now + RETRY_AFTER_FAILURE
+        if purged_on != local.date():
+            try:
+                await store.purge_expired()
+                purged_on = local.date()
+            except Exception as exc:
+                log.error("scheduler.purge_failed", error=exc.__class__.__name__)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=tick)
+        except TimeoutError:
+            pass

@@ -1,0 +1,83 @@
+"""The facts about one message that the policy decides on (the output of ``gateway.scan``).
+
+Everything here is plain, immutable data so that it can cross the worker-process boundary and so that
+``gateway.policy.engine.decide`` stays a pure function of (facts, policy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Literal
+
+from detectors.findings import Finding
+from gateway.mime.model import AttachmentInfo, Unscannable
+
+RecipientClass = Literal["internal", "personal", "lookalike", "storage_or_ai", "freemail", "external"]
+RECIPIENT_CLASSES: tuple[RecipientClass, ...] = (
+    "internal",
+    "personal",
+    "lookalike",
+    "storage_or_ai",
+    "freemail",
+    "external",
+)
+
+
+class Sensitivity(IntEnum):
+    """Message-level sensitivity, ordered so that ``>=`` compares levels (see DESIGN.md)."""
+
+    NONE = 0
+    PERSONAL = 1
+    SPECIAL_CATEGORY = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, value: str) -> Sensitivity:
+        return cls[value.strip().upper()]
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientInfo:
+    address: str
+    cls: RecipientClass
+    evidence: str = ""
+    """Why this class (``domain in freemail list``, ``lookalike of cafcass.gov.uk (edit distance 1)``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    sender: str
+    recipients: tuple[RecipientInfo, ...]
+    findings: tuple[Finding, ...] = ()
+    sensitivity: Sensitivity = Sensitivity.NONE
+    distinct_case_numbers: int = 0
+    protective_marking: bool = False
+    """OFFICIAL-SENSITIVE (or similar) in the subject, the first lines of the body or a label header."""
+    unscannable: tuple[Unscannable, ...] = ()
+    not_text_scanned: tuple[str, ...] = ()
+    attachments: tuple[AttachmentInfo, ...] = ()
+    forwarded: bool = False
+    forwarding_evidence: tuple[str, ...] = ()
+    auto_reply: bool = False
+    encrypted: bool = False
+    encryption_evidence: tuple[str, ...] = ()
+    subject_trigger: bool = False
+    """The sender typed the encryption trigger word at the start of the subject."""
+    visible_external: int = 0
+    """Number of non-internal addresses visible in To/Cc (IA 4.6/4.7: use Bcc)."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Header (name, value) pairs for header-pattern conditions. Never logged or stored."""
+    size: int = 0
+    message_id: str | None = None
+    defects: tuple[str, ...] = ()
+    ner_skipped: bool = False
+    """True when NER was not run because no outcome could depend on it (e.g. internal-only mail)."""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def external_recipients(self) -> tuple[RecipientInfo, ...]:
+        return tuple(r for r in self.recipients if r.cls != "internal")

@@ -1,0 +1,125 @@
+"""Prometheus metrics, ``/healthz`` and ``/readyz`` on a small asyncio HTTP listener.
+
+A hand-rolled HTTP/1.0 responder keeps this off threads and out of the SMTP path; prometheus-client only
+renders the text format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from gateway.pipeline import Outcome
+
+if TYPE_CHECKING:
+    from gateway.app import App
+
+log = structlog.get_logger("dlpgate.metrics")
+
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class MetricsServer:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.messages = Counter("dlpgate_messages", "Messages by decision and SMTP reply class",
+                                ["decision", "reply"], registry=r)
+        self.rules = Counter("dlpgate_rule_hits", "Rules that fired, by mode", ["rule", "mode"], registry=r)
+        self.scan_seconds = Histogram("dlpgate_scan_seconds", "Extraction + detection + decision time",
+                                      buckets=_BUCKETS, registry=r)
+        self.relay_seconds = Histogram("dlpgate_relay_seconds", "Time to act (relay, store) after the decision",
+                                       buckets=_BUCKETS, registry=r)
+        self.upstream_errors = Counter("dlpgate_upstream_errors", "Upstream unavailable or 4xx", registry=r)
+        self.internal_errors = Counter("dlpgate_internal_errors", "Pipeline exceptions (answered 451)",
+                                       registry=r)
+        in_flight = Gauge("dlpgate_transactions_in_flight", "Messages between end of DATA and reply", registry=r)
+        in_flight.set_function(lambda: float(app.handler.stats.in_flight if app.handler else 0))
+        conns = Gauge("dlpgate_connections", "Open client connections", registry=r)
+        conns.set_function(lambda: float(app.handler.stats.connections if app.handler else 0))
+        waiting = Gauge("dlpgate_worker_queue", "Messages waiting for a scan worker", registry=r)
+        waiting.set_function(self._waiting)
+        busy = Gauge("dlpgate_workers_busy", "Scan workers running a message", registry=r)
+        busy.set_function(self._running)
+        self.port = 0
+
+    def _waiting(self) -> float:
+        rt = self.app.runtime
+        return float(rt.pool.waiting if rt and rt.pool else 0)
+
+    def _running(self) -> float:
+        rt = self.app.runtime
+        return float(rt.pool.running if rt and rt.pool else 0)
+
+    def observe(self, out: Outcome) -> None:
+        self.messages.labels(out.decision, f"{out.reply[:1]}xx").inc()
+        for rule in out.rules:
+            self.rules.labels(rule, "enforce").inc()
+        for rule in out.monitor:
+            self.rules.labels(rule, "monitor").inc()
+        if "scan" in out.timings:
+            self.scan_seconds.observe(out.timings["scan"])
+        if "act" in out.timings:
+            self.relay_seconds.observe(out.timings["act"])
+        if out.upstream == "unavailable" or out.reply.startswith("451 4.4"):
+            self.upstream_errors.inc()
+        if out.error:
+            self.internal_errors.inc()
+
+    async def readiness(self) -> dict[str, bool]:
+        app = self.app
+        checks = {"models": bool(app.runtime and app.runtime.ready)}
+        checks["upstream"] = bool(app.upstream and await app.upstream.probe())
+        try:
+            checks["database"] = bool(app.store is not None and await app.store.ping())
+        except Exception:
+            checks["database"] = False
+        return checks
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await asyncio.wait_for(reader.readline(), 5)
+            with contextlib.suppress(asyncio.TimeoutError):
+                while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
+                    pass
+            parts = line.decode("latin-1").split()
+            path = parts[1] if len(parts) >= 2 else "/"
+            status, ctype, body = "404 Not Found", "text/plain", b"not found\n"
+            if path == "/metrics":
+                status, ctype, body = "200 OK", CONTENT_TYPE_LATEST, generate_latest(self.registry)
+            elif path == "/healthz":
+                status, body = "200 OK", b"ok\n"
+            elif path == "/readyz":
+                checks = await self.readiness()
+                ok = all(checks.values())
+                status = "200 OK" if ok else "503 Service Unavailable"
+                body = ("".join(f"{k} {'ok' if v else 'FAIL'}\n" for k, v in checks.items())).encode()
+            writer.write(
+                f"HTTP/1.0 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+                f"Connection: close\r\n\r\n".encode() + body
+            )
+            await writer.drain()
+        except (TimeoutError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        listen = self.app.cfg.gateway.metrics.listen
+        assert listen
+        host, _, port = listen.rpartition(":")
+        try:
+            server = await asyncio.start_server(self._handle, host.strip("[]"), int(port))
+        except OSError as exc:
+            log.error("metrics_listen_failed", error=exc.__class__.__name__)
+            return
+        self.port = server.sockets[0].getsockname()[1]
+        log.info("metrics_listening", port=self.port)
+        async with server:
+            await stop.wait()

@@ -1,0 +1,1 @@
+"""MIME parsing and text extraction: one raw message in, text chunks and unscannable items out."""

@@ -1,0 +1,96 @@
+"""Collects what extraction finds for one message and enforces the message-wide budgets (parts, bytes, text)."""
+
+from __future__ import annotations
+
+import re
+
+from gateway.mime.charset import fix_surrogates
+from gateway.mime.chunking import chunk_location, split_text
+from gateway.mime.guards import LimitExceeded
+from gateway.mime.limits import ExtractionLimits
+from gateway.mime.model import AttachmentInfo, Extraction, TextChunk, Unscannable, UnscannableReason
+
+_NEWLINES = re.compile(r"\r\n?")
+_NUL = re.compile("[\x00\ufeff]")
+
+
+def normalise(text: str) -> str:
+    """One newline convention, no NULs or BOMs, no lone surrogates: what detectors can safely take."""
+    text = fix_surrogates(text)
+    return _NUL.sub("", _NEWLINES.sub("\n", text))
+
+
+class Sink:
+    """Mutable accumulator; ``result()`` freezes it into an ``Extraction``."""
+
+    def __init__(self, limits: ExtractionLimits) -> None:
+        self.limits = limits
+        self._chunks: list[TextChunk] = []
+        self._unscannable: list[Unscannable] = []
+        self._unscannable_seen: set[tuple[str, str]] = set()
+        self._not_text_scanned: list[str] = []
+        self._attachments: list[AttachmentInfo] = []
+        self._defects: set[str] = set()
+        self.parts = 0
+        self.parts_exhausted = False
+        self.bytes_used = 0
+        self.chars_used = 0
+
+    # budgets -----------------------------------------------------------------------------------------------
+    def count_part(self) -> None:
+        """Count one MIME part or archive member; past ``max_parts`` raise once, then stay exhausted."""
+        self.parts += 1
+        if self.parts > self.limits.max_parts:
+            self.parts_exhausted = True
+            raise LimitExceeded(f"parts > {self.limits.max_parts}")
+
+    def remaining_bytes(self) -> int:
+        return max(0, self.limits.max_total_bytes - self.bytes_used)
+
+    def take_bytes(self, size: int) -> None:
+        """Charge decoded or decompressed bytes to the message's budget."""
+        if size > self.remaining_bytes():
+            raise LimitExceeded(f"extracted bytes > {self.limits.max_total_bytes}")
+        self.bytes_used += size
+
+    # results -----------------------------------------------------------------------------------------------
+    def add_text(self, location: str, text: str, kind: str) -> None:
+        """Keep text (split into bounded chunks); past ``max_text_chars`` the rest becomes a limit item."""
+        text = normalise(text)
+        if not text.strip():
+            return
+        room = self.limits.max_text_chars - self.chars_used
+        if room <= 0:
+            self.add_unscannable(location, "limit", f"text > {self.limits.max_text_chars} chars")
+            return
+        if len(text) > room:
+            text = text[:room]
+            self.add_unscannable(location, "limit", f"text > {self.limits.max_text_chars} chars")
+        self.chars_used += len(text)
+        for index, piece in enumerate(split_text(text)):
+            self._chunks.append(TextChunk(chunk_location(location, index), piece, kind))
+
+    def add_unscannable(self, location: str, reason: UnscannableReason, detail: str) -> None:
+        if (location, reason) in self._unscannable_seen:
+            return
+        self._unscannable_seen.add((location, reason))
+        self._unscannable.append(Unscannable(location, reason, detail))
+
+    def add_not_text_scanned(self, location: str) -> None:
+        if location not in self._not_text_scanned:
+            self._not_text_scanned.append(location)
+
+    def add_attachment(self, info: AttachmentInfo) -> None:
+        self._attachments.append(info)
+
+    def add_defects(self, names: list[str]) -> None:
+        self._defects.update(names)
+
+    def result(self) -> Extraction:
+        return Extraction(
+            chunks=tuple(self._chunks),
+            unscannable=tuple(self._unscannable),
+            not_text_scanned=tuple(self._not_text_scanned),
+            attachments=tuple(self._attachments),
+            defects=tuple(sorted(self._defects)),
+        )

@@ -1,0 +1,86 @@
+"""Open ZIP containers (archives and OOXML/ODF documents) without trusting the standard library.
+
+``zipfile`` happily reads zip bombs of both kinds: a member with a huge expansion ratio, and the
+overlapping-entry kind where many central-directory entries point at the same compressed data. Both are
+checked here, before any member is decompressed.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+
+from gateway.mime.guards import (
+    CorruptContent,
+    EncryptedContent,
+    LimitExceeded,
+    ratio_detail,
+    ratio_exceeded,
+    read_bounded,
+)
+from gateway.mime.limits import ExtractionLimits
+from gateway.mime.sink import Sink
+
+_LOCAL_HEADER = b"PK\x03\x04"
+_LOCAL_HEADER_SIZE = 30
+_FLAG_ENCRYPTED = 0x1
+_AES_METHOD = 99
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, NotImplementedError, OSError, EOFError, ValueError, RuntimeError)
+
+
+def open_zip(data: bytes, limits: ExtractionLimits) -> zipfile.ZipFile:
+    """A ``ZipFile`` over ``data`` whose directory passed the bomb checks; raises corrupt/limit otherwise."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, struct.error) as exc:
+        raise CorruptContent(f"zip unreadable ({type(exc).__name__})") from exc
+    try:
+        check_structure(archive.infolist(), data, limits)
+    except Exception:
+        archive.close()
+        raise
+    return archive
+
+
+def check_structure(infos: list[zipfile.ZipInfo], data: bytes, limits: ExtractionLimits) -> None:
+    """Reject archives whose declared sizes or overlapping entries reveal a bomb."""
+    declared = sum(info.file_size for info in infos)
+    if ratio_exceeded(declared, len(data), limits):
+        raise LimitExceeded(f"{ratio_detail(limits)} (declared sizes vs archive size)")
+    spans: list[tuple[int, int]] = []
+    for info in infos:
+        start = info.header_offset
+        if start < 0 or start + _LOCAL_HEADER_SIZE > len(data) or data[start : start + 4] != _LOCAL_HEADER:
+            raise CorruptContent("zip entry points outside the archive")
+        name_len, extra_len = struct.unpack_from("<HH", data, start + 26)
+        end = start + _LOCAL_HEADER_SIZE + name_len + extra_len + info.compress_size
+        if end > len(data):
+            raise CorruptContent("zip entry runs past the end of the archive")
+        spans.append((start, end))
+    spans.sort()
+    for (_, first_end), (second_start, _) in zip(spans, spans[1:], strict=False):
+        if second_start < first_end:
+            raise LimitExceeded("overlapping zip entries (zip bomb)")
+
+
+def is_encrypted(info: zipfile.ZipInfo) -> bool:
+    return bool(info.flag_bits & _FLAG_ENCRYPTED) or info.compress_type == _AES_METHOD
+
+
+def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ExtractionLimits, sink: Sink) -> bytes:
+    """Decompress one member after checking encryption, ratio and the message byte budget."""
+    if is_encrypted(info):
+        raise EncryptedContent("zip entry encrypted")
+    if ratio_exceeded(info.file_size, info.compress_size, limits):
+        raise LimitExceeded(ratio_detail(limits))
+    if info.file_size > sink.remaining_bytes():
+        raise LimitExceeded(f"extracted bytes > {limits.max_total_bytes}")
+    try:
+        with archive.open(info) as stream:
+            data = read_bounded(stream, info.file_size, "zip entry larger than declared")
+    except _READ_ERRORS as exc:
+        raise CorruptContent(f"zip entry unreadable ({type(exc).__name__})") from exc
+    sink.take_bytes(len(data))
+    return data

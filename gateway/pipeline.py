@@ -1,0 +1,205 @@
+"""End of DATA: scan, decide, act, and only then choose the reply.
+
+The invariant this module exists for: a 2xx reply is produced only after the upstream answered 2xx or the
+quarantine write committed. Every other path, including any exception, ends in a 4xx (the client keeps the
+message) or a 5xx that the policy or the upstream chose.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import structlog
+
+from gateway.facts import ScanResult
+from gateway.policy.model import PASS_DECISION, Action, Decision
+from gateway.smtp import replies
+from gateway.smtp.sanitize import prepend_fields
+from gateway.submission import Submission
+from gateway.upstream import Reply, Transaction, Upstream, UpstreamError
+
+if TYPE_CHECKING:
+    from gateway.runtime import Runtime
+    from gateway.store import Store
+
+log = structlog.get_logger("dlpgate.pipeline")
+
+
+@dataclass
+class Outcome:
+    """What happened to one message, for the transaction log line and metrics."""
+
+    reply: str
+    decision: str = "pass"
+    rules: list[str] = field(default_factory=list)
+    monitor: list[str] = field(default_factory=list)
+    upstream: str = ""
+    incident: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def code(self) -> int:
+        return int(self.reply[:3])
+
+
+@dataclass
+class Envelope:
+    """The client's transaction as the relay passed it upstream."""
+
+    mail_from: str
+    mail_options: list[str]
+    rcpts: list[tuple[str, list[str]]]
+
+
+def _upstream_reply_to_client(reply: Reply, upstream_name: str) -> str:
+    if reply.ok:
+        return replies.S250_RELAYED.format(upstream=" ".join(reply.message.split())[:200] or upstream_name)
+    if reply.temporary:
+        return replies.S451_UPSTREAM_TEMPFAIL
+    return replies.upstream_passthrough(reply.code, reply.message)
+
+
+class Pipeline:
+    def __init__(self, store: Store | None, upstream: Upstream, hostname: str) -> None:
+        self.store = store
+        self.upstream = upstream
+        self.hostname = hostname
+
+    async def process(
+        self,
+        sub: Submission,
+        txn: Transaction | None,
+        env: Envelope,
+        rt: Runtime,
+        received: bytes,
+    ) -> Outcome:
+        """Run the message through scan → decide → act. ``txn`` is the upstream transaction opened at MAIL
+        (None for a Maildir upstream, which needs no proxy transaction)."""
+        t0 = time.perf_counter()
+        out = Outcome(reply=replies.S451_INTERNAL)
+        try:
+            facts, decision = await self._decide(sub, rt, out)
+            out.timings["scan"] = time.perf_counter() - t0
+            out.decision = decision.action.label
+            out.rules = decision.rule_ids
+            out.monitor = [h.rule_id for h in decision.monitor]
+            t1 = time.perf_counter()
+            await self._act(sub, txn, env, rt, received, facts, decision, out)
+            out.timings["act"] = time.perf_counter() - t1
+        except Exception as exc:
+            log.exception("pipeline_error", txn=sub.txn_id, error=exc.__class__.__name__)
+            out.reply = replies.S451_INTERNAL
+            out.error = exc.__class__.__name__
+            if txn is not None:
+                await txn.abort()
+        return out
+
+    async def _decide(self, sub: Submission, rt: Runtime, out: Outcome) -> tuple[ScanResult | None, Decision]:
+        if not rt.scan_enabled:
+            return None, PASS_DECISION
+        facts = await rt.scan(sub)
+        out.timings.update({f"scan.{k}": v for k, v in facts.timings.items()})
+        return facts, rt.decide(facts)
+
+    async def _act(
+        self,
+        sub: Submission,
+        txn: Transaction | None,
+        env: Envelope,
+        rt: Runtime,
+        received: bytes,
+        facts: ScanResult | None,
+        decision: Decision,
+        out: Outcome,
+    ) -> None:
+        action = decision.action
+        if action in (Action.QUARANTINE, Action.REJECT):
+            if txn is not None:
+                await txn.abort()
+            assert facts is not None
+            await self._hold_or_refuse(sub, facts, decision, out)
+            return
+
+        data = sub.raw
+        headers: list[tuple[str, str]] = []
+        target, upstream_txn = self.upstream, txn
+        if facts is not None and (action >= Action.TAG or decision.monitor):
+            headers = rt.dlp_headers(decision, facts)
+        if action == Action.ENCRYPT:
+            assert facts is not None
+            data, target, upstream_txn = await self._encrypt(txn, env, rt, decision, data)
+        message = received + prepend_fields(data, headers)
+        try:
+            reply = await self._send(target, upstream_txn, env, message)
+        except UpstreamError as exc:
+            log.warning("upstream_unavailable", txn=sub.txn_id, detail=exc.detail)
+            out.upstream = "unavailable"
+            out.reply = replies.S451_UPSTREAM_UNAVAILABLE
+            return
+        out.upstream = str(reply)
+        out.reply = _upstream_reply_to_client(reply, target.description)
+        if reply.ok and facts is not None and (action > Action.PASS or decision.monitor) and self.store:
+            try:
+                out.incident = await self.store.record_incident(
+                    sub, facts, decision, delivered=True, upstream_reply=str(reply)
+                )
+            except Exception as exc:  # the message is already relayed: never turn that into a retry
+                log.error("incident_record_failed", txn=sub.txn_id, error=exc.__class__.__name__)
+
+    async def _send(self, target: Upstream, txn: Transaction | None, env: Envelope, message: bytes) -> Reply:
+        """DATA to the next hop, first replaying the envelope when no transaction is open for it."""
+        if txn is None:
+            opened = await self._replay(target, env)
+            if isinstance(opened, Reply):
+                return opened
+            txn = opened
+        return await txn.data(message)
+
+    async def _replay(self, upstream: Upstream, env: Envelope) -> Transaction | Reply:
+        """Open a fresh transaction and replay the envelope (Maildir upstream, encryption smarthost)."""
+        txn = await upstream.begin()
+        try:
+            reply = await txn.mail(env.mail_from, env.mail_options)
+            if not reply.ok:
+                await txn.abort()
+                return reply
+            for rcpt, opts in env.rcpts:
+                reply = await txn.rcpt(rcpt, opts)
+                if not reply.ok:
+                    await txn.abort()
+                    return reply
+        except BaseException:
+            await txn.abort()
+            raise
+        return txn
+
+    async def _encrypt(
+        self, txn: Transaction | None, env: Envelope, rt: Runtime, decision: Decision, data: bytes
+    ) -> tuple[bytes, Upstream, Transaction | None]:
+        mode = decision.encrypt_mode or "subject_tag"
+        if mode == "subject_tag":
+            return rt.subject_tag(data), self.upstream, txn
+        if mode == "smime":
+            return rt.smime(data, [r for r, _ in env.rcpts]), self.upstream, txn
+        if mode == "smarthost":
+            if rt.smarthost is None:
+                raise RuntimeError("encrypt mode smarthost needs upstream.encryption_smarthost")
+            if txn is not None:
+                await txn.abort()  # reset the normal upstream; the envelope is replayed to the smarthost
+            return data, rt.smarthost, None
+        raise RuntimeError(f"unknown encrypt mode {mode}")
+
+    async def _hold_or_refuse(self, sub: Submission, facts: ScanResult, decision: Decision, out: Outcome) -> None:
+        if self.store is None:
+            raise RuntimeError("no store configured: cannot quarantine or record")
+        if decision.action == Action.QUARANTINE:
+            ref = await self.store.quarantine(sub, facts, decision)
+            out.incident = ref
+            out.reply = replies.S250_QUARANTINED.format(ref=ref)
+            return
+        ref = await self.store.record_incident(sub, facts, decision, delivered=False)
+        out.incident = ref
+        out.reply = replies.policy_reply(decision.reasons(ref))

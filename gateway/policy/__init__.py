@@ -1,0 +1,1 @@
+"""The policy: declarative rules resolved by a pure function into one decision."""

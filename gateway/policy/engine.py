@@ -1,0 +1,271 @@
+"""The policy engine: facts + policy -> one decision, as a pure function.
+
+``decide`` does no I/O and keeps no state, so the same facts always give the same decision (replayable in
+tests, ``scan`` and incident review) and it can run anywhere in the pipeline. Every enforced rule that fires
+is found; the most severe action wins and applies to the whole message (one SMTP transaction, one answer:
+an internal colleague copied on a held message is held too). Monitor-mode rules are evaluated the same way
+and recorded, never changing the outcome, so a new rule can be watched before it bites.
+
+The encrypt mode is part of the decision: ``reject`` turns every encrypt hit into a reject that asks the
+sender to resend with the trigger. Whether S/MIME can be used depends on which certificates exist, which is
+I/O; ``resolve_smime`` takes that knowledge as a function and stays pure too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from functools import lru_cache
+
+from gateway.facts import RECIPIENT_CLASSES, ScanResult, Sensitivity
+from gateway.policy.config import PolicyConfig, PolicyLists
+from gateway.policy.model import Action, Conditions, Decision, Rule, RuleHit
+
+ENTITY_LABELS: dict[str, str] = {
+    "PERSON": "names",
+    "EMAIL_ADDRESS": "email addresses",
+    "PHONE_NUMBER": "phone numbers",
+    "UK_NHS": "NHS numbers",
+    "UK_NINO": "National Insurance numbers",
+    "UK_POSTCODE": "postcodes",
+    "UK_PASSPORT": "passport numbers",
+    "UK_DRIVING_LICENCE": "driving licence numbers",
+    "CREDIT_CARD": "card numbers",
+    "IBAN_CODE": "bank details",
+    "UK_BANK_ACCOUNT": "bank details",
+    "LOCATION": "places",
+    "UK_FAMILY_CASE_NUMBER": "case numbers",
+    "DATE_OF_BIRTH": "dates of birth",
+    "UK_STREET_ADDRESS": "home addresses",
+    "SPECIAL_CATEGORY": "special-category information (health, ethnicity, ...)",
+    "PROTECTIVE_MARKING": "an OFFICIAL-SENSITIVE marking",
+}
+"""What the sender is told was found: types in plain words, never values."""
+
+CLASS_LABELS: dict[str, str] = {
+    "personal": "your own personal email address",
+    "lookalike": "an address that imitates a trusted domain",
+    "storage_or_ai": "a cloud storage or AI upload address",
+    "freemail": "a personal email service",
+    "external": "an external address",
+    "internal": "an internal address",
+}
+UNSCANNABLE_LABELS: dict[str, str] = {
+    "encrypted": "password-protected",
+    "corrupt": "unreadable",
+    "limit": "too large or deeply nested to check",
+}
+_CONTEXT_ENTITIES = frozenset({"PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "LOCATION"})
+"""Named last: on their own they are usually the correspondents' contact details."""
+
+
+def _expand_classes(classes: Iterable[str]) -> frozenset[str]:
+    out: set[str] = set()
+    for c in classes:
+        if c == "external":
+            out.update(x for x in RECIPIENT_CLASSES if x != "internal")
+        else:
+            out.add(c)
+    return frozenset(out)
+
+
+def sender_in_group(sender: str, group: str, lists: PolicyLists) -> bool:
+    """A member entry is an address, or a domain that covers everyone at it (and its subdomains)."""
+    members = lists.sender_groups.get(group, frozenset())
+    address = sender.strip().strip("<>").lower()
+    if address in members:
+        return True
+    domain = address.rpartition("@")[2]
+    labels = domain.split(".")
+    return any(".".join(labels[i:]) in members for i in range(len(labels)))
+
+
+@lru_cache(maxsize=256)
+def _header_regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def _entity_counts(facts: ScanResult, min_score: float, entity: str) -> int:
+    return sum(1 for f in facts.findings if f.entity == entity and f.score >= min_score)
+
+
+def _matches(when: Conditions, facts: ScanResult, lists: PolicyLists) -> tuple[bool, frozenset[str]]:
+    """Whether every set condition holds; also the recipient classes that satisfied the class condition."""
+    external = facts.external_recipients
+    if when.uses_content and not external:
+        return False, frozenset()
+    matched_classes: frozenset[str] = frozenset()
+    if when.recipient_classes is not None:
+        wanted = _expand_classes(when.recipient_classes)
+        matched_classes = frozenset(r.cls for r in facts.recipients if r.cls in wanted)
+        if not matched_classes:
+            return False, frozenset()
+    if when.entities:
+        present = [_entity_counts(facts, e.min_score, e.type) >= e.min_count for e in when.entities]
+        if not (all(present) if when.entities_match == "all" else any(present)):
+            return False, frozenset()
+    if when.sensitivity_at_least is not None and facts.sensitivity < Sensitivity.parse(when.sensitivity_at_least):
+        return False, frozenset()
+    checks: list[tuple[bool | None, bool]] = [
+        (when.forwarded, facts.forwarded),
+        (when.auto_reply, facts.auto_reply),
+        (when.encrypted, facts.encrypted),
+        (when.protective_marking, facts.protective_marking),
+    ]
+    if any(want is not None and want != have for want, have in checks):
+        return False, frozenset()
+    if when.sender_groups is not None and not any(sender_in_group(facts.sender, g, lists) for g in when.sender_groups):
+        return False, frozenset()
+    if when.sender_not_in_groups is not None and any(
+        sender_in_group(facts.sender, g, lists) for g in when.sender_not_in_groups
+    ):
+        return False, frozenset()
+    if (
+        when.distinct_case_numbers_at_least is not None
+        and facts.distinct_case_numbers < when.distinct_case_numbers_at_least
+    ):
+        return False, frozenset()
+    if when.visible_external_at_least is not None and facts.visible_external < when.visible_external_at_least:
+        return False, frozenset()
+    if when.unscannable is not None and not any(u.reason in when.unscannable for u in facts.unscannable):
+        return False, frozenset()
+    for hc in when.headers:
+        name = hc.name.lower()
+        rx = _header_regex(hc.pattern)
+        if not any(n.lower() == name and rx.search(v) for n, v in facts.headers):
+            return False, frozenset()
+    if when.size_at_least is not None and facts.size < when.size_at_least:
+        return False, frozenset()
+    if when.size_at_most is not None and facts.size > when.size_at_most:
+        return False, frozenset()
+    return True, matched_classes
+
+
+def _join(words: list[str]) -> str:
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def describe_entities(facts: ScanResult, only: Iterable[str] | None = None, limit: int = 4) -> str:
+    """``NHS numbers, dates of birth and names``: the types found, most telling first, never values."""
+    counts = Counter(f.entity for f in facts.findings if only is None or f.entity in set(only))
+    ordered = sorted(counts, key=lambda e: (e in _CONTEXT_ENTITIES, -counts[e], e))
+    labels: list[str] = []
+    for e in ordered:
+        label = ENTITY_LABELS.get(e, e.replace("_", " ").lower())
+        if label not in labels:
+            labels.append(label)
+    if not labels:
+        return "personal information"
+    return _join(labels[:limit])
+
+
+def render_reason(rule: Rule, facts: ScanResult, policy: PolicyConfig, classes: frozenset[str]) -> str:
+    """Fill the rule's placeholders; ``{ref}`` is left for the incident reference."""
+    only = [e.type for e in rule.when.entities] or None
+    unscannable = sorted({u.reason for u in facts.unscannable})
+    values = {
+        "{entities}": describe_entities(facts, only),
+        "{classes}": _join([CLASS_LABELS[c] for c in RECIPIENT_CLASSES if c in classes and c != "internal"])
+        or "an external address",
+        "{cases}": str(facts.distinct_case_numbers),
+        "{visible}": str(facts.visible_external),
+        "{unscannable}": _join([UNSCANNABLE_LABELS.get(u, u) for u in unscannable]) or "unreadable",
+        "{trigger}": policy.encrypt.triggers[0],
+        "{clause}": rule.clause,
+    }
+    text = rule.reason
+    for key, value in values.items():
+        text = text.replace(key, value)
+    return " ".join(text.split())
+
+
+_REF_TAIL = re.compile(r"\s*\(?\bRef(?:erence)?\b:?\s*\{ref\}\)?\.?\s*$", re.IGNORECASE)
+
+
+def append_before_ref(reason: str, extra: str) -> str:
+    """Add a sentence to a reason, keeping the incident reference last where the sender looks for it."""
+    m = _REF_TAIL.search(reason)
+    if not m:
+        return f"{reason} {extra}".strip()
+    return f"{reason[: m.start()]} {extra}{m.group(0)}".strip()
+
+
+def _hit(rule: Rule, facts: ScanResult, policy: PolicyConfig, classes: frozenset[str]) -> RuleHit:
+    action = Action.parse(rule.action)
+    reason = render_reason(rule, facts, policy, classes)
+    if action is Action.ENCRYPT and policy.encrypt.mode == "reject":
+        action = Action.REJECT
+        resend = policy.encrypt.resend_reason.replace("{trigger}", policy.encrypt.triggers[0])
+        reason = append_before_ref(reason, resend)
+    return RuleHit(
+        rule_id=rule.id,
+        clause=rule.clause,
+        action=action,
+        mode=rule.mode,
+        reason=reason,
+        description=rule.description,
+    )
+
+
+def decide(facts: ScanResult, policy: PolicyConfig) -> Decision:
+    """One decision for the whole message: the most severe enforced rule wins; monitor rules are recorded.
+
+    ``hits`` are the rules that decided the action (ties included), most severe first; ``outranked`` the
+    other enforced rules that fired. In encrypt mode ``reject`` an encrypt hit reports ``reject``.
+    """
+    enforced: list[RuleHit] = []
+    monitored: list[RuleHit] = []
+    for rule in policy.rules:
+        if not rule.enabled:
+            continue
+        ok, classes = _matches(rule.when, facts, policy.lists)
+        if not ok:
+            continue
+        hit = _hit(rule, facts, policy, classes)
+        (monitored if rule.mode == "monitor" else enforced).append(hit)
+    if not enforced:
+        return Decision(Action.PASS, monitor=tuple(monitored))
+    action = max(h.action for h in enforced)
+    decisive = tuple(h for h in enforced if h.action == action)
+    outranked = tuple(sorted((h for h in enforced if h.action != action), key=lambda h: -h.action))
+    mode = policy.encrypt.mode
+    encrypt_mode = mode if action is Action.ENCRYPT or (mode == "reject" and _had_encrypt(decisive, policy)) else None
+    return Decision(
+        action=action,
+        hits=decisive,
+        monitor=tuple(monitored),
+        encrypt_mode=encrypt_mode,
+        outranked=outranked,
+    )
+
+
+def _had_encrypt(hits: Iterable[RuleHit], policy: PolicyConfig) -> bool:
+    encrypt_ids = {r.id for r in policy.rules if r.action == "encrypt"}
+    return any(h.rule_id in encrypt_ids for h in hits)
+
+
+def resolve_smime(
+    decision: Decision,
+    facts: ScanResult,
+    have_cert: Callable[[str], bool],
+    policy: PolicyConfig,
+) -> Decision:
+    """Settle an S/MIME decision once certificates are known: unchanged when every external recipient has a
+    usable certificate, else the configured fallback (another encrypt mode, or quarantine / reject with the
+    no-certificate reason added). Internal recipients are not checked: whether they get the enveloped copy
+    is the relay's choice. Pure: ``have_cert`` is the only window on the certificate store."""
+    if decision.action is not Action.ENCRYPT or decision.encrypt_mode != "smime":
+        return decision
+    if all(have_cert(r.address) for r in facts.external_recipients):
+        return decision
+    fallback = policy.encrypt.smime.fallback
+    if fallback in ("subject_tag", "smarthost"):
+        return replace(decision, encrypt_mode=fallback)
+    action = Action.parse(fallback)
+    note = policy.encrypt.smime.no_certificate_reason
+    hits = tuple(replace(h, action=action, reason=append_before_ref(h.reason, note)) for h in decision.hits)
+    return replace(decision, action=action, hits=hits, encrypt_mode=None)

@@ -1,0 +1,351 @@
+"""aiosmtpd hooks: relay checks, limits, proxy semantics towards the upstream, DATA → pipeline.
+
+Proxy semantics (Postfix before-queue filter): the upstream transaction opens at MAIL FROM and each RCPT is
+passed through, so an upstream refusal of one recipient reaches the client at RCPT time. The reply to DATA
+is decided by ``gateway.pipeline`` and sent last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ipaddress
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from gateway.config import GatewaySettings
+from gateway.pipeline import Envelope as RelayEnvelope
+from gateway.pipeline import Outcome, Pipeline
+from gateway.runtime import Runtime
+from gateway.smtp import replies
+from gateway.smtp.auth import UserDatabase
+from gateway.smtp.sanitize import line_ending_issue, normalise_line_endings, received_line, strip_dlp_headers
+from gateway.submission import Submission
+from gateway.tasks import spawn
+from gateway.upstream import MaildirUpstream, Transaction, UpstreamError
+
+log = structlog.get_logger("dlpgate.smtp")
+
+
+@dataclass
+class TxnState:
+    """Per-transaction state hung on the aiosmtpd session."""
+
+    txn_id: str
+    runtime: Runtime
+    upstream: Transaction | None
+    env: RelayEnvelope
+    started: float
+    deadline: asyncio.TimerHandle | None = None
+    refused_rcpts: int = 0
+
+
+@dataclass
+class Stats:
+    """Live counters read by metrics and shutdown."""
+
+    connections: int = 0
+    in_flight: int = 0
+    open_transactions: int = 0
+    outcomes: collections.Counter[str] = field(default_factory=collections.Counter)
+
+
+class GatewaySMTP(SMTP):
+    """aiosmtpd's server protocol with our limits: long DATA lines, longer commands, a connection cap."""
+
+    def __init__(
+        self,
+        handler: GatewayHandler,
+        *,
+        line_length_limit: int,
+        command_size_limit: int,
+        **kwargs: Any,
+    ) -> None:
+        self.line_length_limit = line_length_limit
+        self.command_size_limit = command_size_limit
+        # aiosmtpd keeps this dict on the class; an instance copy keeps connections from sharing it.
+        self.command_size_limits = collections.defaultdict(lambda: command_size_limit)
+        self._over_capacity = False
+        self._gateway = handler
+        super().__init__(handler, **kwargs)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        first = self.transport is None
+        if first:
+            if self._gateway.stats.connections >= self._gateway.settings.server.max_connections or (
+                self._gateway.closing
+            ):
+                self._over_capacity = True
+                text = (
+                    replies.S421_SHUTTING_DOWN if self._gateway.closing else replies.S421_TOO_MANY_CONNECTIONS
+                )
+                host = self._gateway.settings.server.hostname
+                transport.write((text.format(host=host) + "\r\n").encode())  # type: ignore[attr-defined]
+                transport.close()
+                return
+            self._gateway.stats.connections += 1
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._over_capacity:
+            return
+        if self.transport is not None:
+            self._gateway.stats.connections -= 1
+        if self.session is not None:
+            self._gateway.end_transaction(self.session, abort=True)
+        super().connection_lost(error)
+
+
+class GatewayHandler:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        pipeline: Pipeline,
+        get_runtime: Callable[[], Runtime],
+        users: UserDatabase | None = None,
+        on_outcome: Callable[[Outcome], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+        self.get_runtime = get_runtime
+        self.users = users
+        self.on_outcome = on_outcome
+        self.stats = Stats()
+        self.closing = False
+        self.networks = [ipaddress.ip_network(n, strict=False) for n in settings.server.allowed_networks]
+        self.maildir_upstream = isinstance(pipeline.upstream, MaildirUpstream)
+
+    # ------------------------------------------------------------------ helpers
+
+    def relay_allowed(self, session: Session) -> bool:
+        if getattr(session, "authenticated", False):
+            return True
+        host = self.peer_ip(session)
+        try:
+            addr = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+            addr = addr.ipv4_mapped
+        return any(addr in net for net in self.networks)
+
+    @staticmethod
+    def peer_ip(session: Session | None) -> str:
+        peer = session.peer if session is not None else None
+        return str(peer[0]) if isinstance(peer, tuple) else str(peer or "")
+
+    @staticmethod
+    def state(session: Session) -> TxnState | None:
+        st: TxnState | None = getattr(session, "dlp", None)
+        return st
+
+    def end_transaction(self, session: Session, *, abort: bool) -> None:
+        st = self.state(session)
+        if st is None:
+            return
+        session.dlp = None  # type: ignore[attr-defined]
+        self.stats.open_transactions -= 1
+        if st.deadline is not None:
+            st.deadline.cancel()
+        if abort and st.upstream is not None:
+            spawn(st.upstream.abort())
+        st.runtime.release()
+
+    def _on_deadline(self, server: SMTP) -> None:
+        log.warning("transaction_deadline", peer=self.peer_ip(server.session))
+        if server.transport is not None:
+            text = replies.S421_TIMEOUT.format(host=self.settings.server.hostname)
+            server.transport.write((text + "\r\n").encode())  # type: ignore[attr-defined]
+            server.transport.close()
+
+    # ------------------------------------------------------------------ hooks
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
+    ) -> str:
+        if self.closing:
+            return replies.S421_SHUTTING_DOWN.format(host=self.settings.server.hostname)
+        self.end_transaction(session, abort=True)
+        smtp_address = address  # aiosmtpd needs "<>" kept for the null sender
+        if address == "<>":
+            address = ""
+        runtime = self.get_runtime().acquire()
+        st = TxnState(
+            txn_id=uuid.uuid4().hex[:16],
+            runtime=runtime,
+            upstream=None,
+            env=RelayEnvelope(address, list(mail_options), []),
+            started=time.monotonic(),
+        )
+        session.dlp = st  # type: ignore[attr-defined]
+        self.stats.open_transactions += 1
+        st.deadline = asyncio.get_running_loop().call_later(
+            self.settings.server.transaction_timeout, self._on_deadline, server
+        )
+        # Clients that may not relay get their 554 at RCPT; don't open an upstream transaction for them.
+        if self.relay_allowed(session) and not self.maildir_upstream:
+            try:
+                txn = await self.pipeline.upstream.begin()
+            except UpstreamError as exc:
+                log.warning("upstream_unavailable", txn=st.txn_id, detail=exc.detail)
+                self.end_transaction(session, abort=False)
+                return replies.S451_UPSTREAM_UNAVAILABLE
+            st.upstream = txn
+            try:
+                reply = await txn.mail(address, mail_options)
+            except UpstreamError as exc:
+                log.warning("upstream_unavailable", txn=st.txn_id, detail=exc.detail)
+                st.upstream = None
+                self.end_transaction(session, abort=False)
+                return replies.S451_UPSTREAM_UNAVAILABLE
+            if not reply.ok:
+                self.end_transaction(session, abort=True)
+                return (
+                    replies.S451_UPSTREAM_TEMPFAIL
+                    if reply.temporary
+                    else replies.upstream_passthrough(reply.code, reply.message)
+                )
+        envelope.mail_from = smtp_address
+        envelope.mail_options.extend(mail_options)
+        return replies.S250_MAIL_OK
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        st = self.state(session)
+        if st is None:
+            return "503 5.5.1 Error: need MAIL command"
+        if not self.relay_allowed(session):
+            log.info("relay_denied", txn=st.txn_id, peer=self.peer_ip(session))
+            return replies.S554_RELAY_DENIED
+        if len(envelope.rcpt_tos) >= self.settings.server.max_recipients:
+            return replies.S452_TOO_MANY_RECIPIENTS
+        if st.upstream is not None:
+            try:
+                reply = await st.upstream.rcpt(address, rcpt_options)
+            except UpstreamError as exc:
+                log.warning("upstream_unavailable", txn=st.txn_id, detail=exc.detail)
+                st.upstream = None
+                self.end_transaction(session, abort=False)
+                return replies.S451_UPSTREAM_UNAVAILABLE
+            if not reply.ok:
+                st.refused_rcpts += 1
+                return replies.upstream_passthrough(reply.code, reply.message)
+        st.env.rcpts.append((address, list(rcpt_options)))
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return replies.S250_RCPT_OK
+
+    async def handle_RSET(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.end_transaction(session, abort=True)
+        return replies.S250_OK
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        st = self.state(session)
+        if st is None:
+            return "503 5.5.1 Error: need MAIL command"
+        if st.deadline is not None:
+            st.deadline.cancel()  # the client's part is done; our own work has its own deadline
+            st.deadline = None
+        self.stats.in_flight += 1
+        t0 = time.perf_counter()
+        out: Outcome | None = None
+        try:
+            reply, out = await self._data(server, session, envelope, st)
+            return reply
+        except Exception as exc:
+            log.exception("data_error", txn=st.txn_id, error=exc.__class__.__name__)
+            return replies.S451_INTERNAL
+        finally:
+            self.stats.in_flight -= 1
+            self.end_transaction(session, abort=True)
+            elapsed = time.perf_counter() - t0
+            self._log(st, session, envelope, out, elapsed)
+
+    async def _data(
+        self, server: SMTP, session: Session, envelope: Envelope, st: TxnState
+    ) -> tuple[str, Outcome | None]:
+        raw = envelope.original_content or b""
+        if isinstance(raw, str):  # pragma: no cover - decode_data is off
+            raw = raw.encode("utf-8", "surrogateescape")
+        issue = line_ending_issue(raw)
+        if issue is not None:
+            if issue.nul:
+                return replies.S554_NUL, None
+            if self.settings.server.bare_line_endings == "reject":
+                return replies.S554_BARE_LINE_ENDING, None
+            raw = normalise_line_endings(raw)
+        raw, removed, n_headers = strip_dlp_headers(raw)
+        if n_headers > self.settings.server.max_header_count:
+            return replies.S552_TOO_MANY_HEADERS, None
+        if removed:
+            log.info("client_dlp_headers_removed", txn=st.txn_id, count=removed)
+        now = datetime.now(UTC)
+        sub = Submission(
+            txn_id=st.txn_id,
+            peer=self.peer_ip(session),
+            helo=session.host_name or "",
+            mail_from=st.env.mail_from,
+            rcpt_tos=tuple(envelope.rcpt_tos),
+            raw=raw,
+            received_at=now,
+            auth_user=getattr(session, "dlp_user", None),
+        )
+        received = received_line(
+            helo=sub.helo,
+            peer=sub.peer,
+            hostname=self.settings.server.hostname,
+            txn_id=st.txn_id,
+            tls=session.ssl is not None,
+            auth=bool(getattr(session, "authenticated", False)),
+            now=now,
+        )
+        upstream_txn, st.upstream = st.upstream, None  # the pipeline owns it from here
+        out = await self.pipeline.process(sub, upstream_txn, st.env, st.runtime, received)
+        if self.on_outcome is not None:
+            self.on_outcome(out)
+        return out.reply, out
+
+    def _log(
+        self, st: TxnState, session: Session, envelope: Envelope, out: Outcome | None, elapsed: float
+    ) -> None:
+        log.info(
+            "transaction",
+            txn=st.txn_id,
+            peer=self.peer_ip(session),
+            size=len(envelope.original_content or b""),
+            recipients=len(envelope.rcpt_tos),
+            decision=out.decision if out else "refused",
+            rules=out.rules if out else [],
+            monitor=out.monitor if out else [],
+            incident=out.incident if out else "",
+            reply=(out.reply[:3] if out else ""),
+            upstream=(out.upstream[:3] if out and out.upstream else ""),
+            seconds=round(elapsed, 4),
+            timings={k: round(v, 4) for k, v in (out.timings.items() if out else [])},
+        )
+
+    async def handle_exception(self, error: Exception) -> str:
+        log.error("smtp_exception", error=error.__class__.__name__, exc_info=error)
+        return replies.S451_INTERNAL
+
+    # ------------------------------------------------------------------ AUTH
+
+    def authenticator(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        if self.users is None or not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        user = auth_data.login.decode("utf-8", "replace")
+        ok = self.users.verify(user, auth_data.password)
+        log.info("auth", success=ok, mechanism=mechanism)
+        if ok:
+            session.dlp_user = user  # type: ignore[attr-defined]
+        return AuthResult(success=ok, handled=False, auth_data=user if ok else None)

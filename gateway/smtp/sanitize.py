@@ -1,0 +1,104 @@
+"""Byte-level checks and edits of DATA before anything else sees it.
+
+SMTP smuggling relies on a next hop reading ``\\n.\\n`` or ``\\r.\\r`` as end of data; a message with bare
+CR or LF is refused or normalised here so the upstream can only ever receive one message. The only edits we
+make to a relayed message are removing client-supplied ``X-DLP-*`` fields and prepending our own fields.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
+
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+_BARE_CR = re.compile(rb"\r(?!\n)")
+_LINE_END = re.compile(rb"\r\n|\n|\r")
+_HEADER_NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:")
+_UNSAFE_TOKEN = re.compile(r"[^A-Za-z0-9.\-_:\[\]@]")
+
+
+@dataclass(frozen=True, slots=True)
+class LineEndingIssue:
+    nul: bool
+    bare: bool
+
+
+def line_ending_issue(data: bytes) -> LineEndingIssue | None:
+    nul = b"\x00" in data
+    bare = _BARE_LF.search(data) is not None or _BARE_CR.search(data) is not None
+    return LineEndingIssue(nul, bare) if (nul or bare) else None
+
+
+def normalise_line_endings(data: bytes) -> bytes:
+    return _LINE_END.sub(b"\r\n", data)
+
+
+def split_header(data: bytes) -> tuple[bytes, bytes]:
+    """Header block (ending with its CRLF) and the rest (starting with the blank line), or the whole
+    message as header when there is no body."""
+    if data.startswith(b"\r\n"):
+        return b"", data
+    idx = data.find(b"\r\n\r\n")
+    if idx < 0:
+        return data, b""
+    return data[: idx + 2], data[idx + 2 :]
+
+
+def header_fields(header: bytes) -> list[bytes]:
+    """Raw header fields, each with its folded continuation lines and CRLFs."""
+    fields: list[bytes] = []
+    for line in header.splitlines(keepends=True):
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += line
+        else:
+            fields.append(line)
+    return fields
+
+
+def strip_dlp_headers(data: bytes) -> tuple[bytes, int, int]:
+    """Remove client-supplied X-DLP-* fields (they must never steer us or the next hop).
+
+    Returns the new bytes, how many fields were removed and how many header fields there are in all.
+    Other bytes are untouched.
+    """
+    header, rest = split_header(data)
+    fields = header_fields(header)
+    kept = []
+    removed = 0
+    for f in fields:
+        m = _HEADER_NAME.match(f)
+        if m and m.group(1).lower().startswith(b"x-dlp-"):
+            removed += 1
+            continue
+        kept.append(f)
+    if not removed:
+        return data, 0, len(fields)
+    return b"".join(kept) + rest, removed, len(fields)
+
+
+def safe_token(value: str, limit: int = 100) -> str:
+    """A client-supplied word (HELO name) made safe to put in a header: no CR/LF, no spaces, bounded."""
+    return _UNSAFE_TOKEN.sub("_", value)[:limit] or "unknown"
+
+
+def header_value(value: str, limit: int = 900) -> str:
+    """Any value we put in a header: CR, LF and other controls removed, length bounded."""
+    return "".join(ch if ch >= " " and ch != "\x7f" else " " for ch in value)[:limit]
+
+
+def received_line(
+    *, helo: str, peer: str, hostname: str, txn_id: str, tls: bool, auth: bool, now: datetime
+) -> bytes:
+    proto = "ESMTP" + ("S" if tls else "") + ("A" if auth else "")
+    return (
+        f"Received: from {safe_token(helo)} ([{safe_token(peer)}])\r\n"
+        f"\tby {safe_token(hostname)} (dlpgate) with {proto} id {safe_token(txn_id)};\r\n"
+        f"\t{format_datetime(now)}\r\n"
+    ).encode("ascii")
+
+
+def prepend_fields(data: bytes, fields: list[tuple[str, str]]) -> bytes:
+    lines = b"".join(f"{name}: {header_value(value)}\r\n".encode() for name, value in fields)
+    return lines + data

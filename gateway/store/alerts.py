@@ -1,0 +1,151 @@
+"""Immediate alert for each potential breach (IA 5.1/5.3: the Information Assurance team is told at once, and
+the 24-hour internal reporting clock is already running).
+
+``Store.record_incident`` calls ``raise_alert`` after its commit, so the SMTP pipeline never needs to; the
+digest scheduler retries alerts that could not be sent. Failures are logged (by reference) and never raised:
+an alert must not turn a delivered message into an SMTP error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from gateway.store.mail import build_email, render, send_email
+from gateway.store.records import entity_label
+from gateway.upstream import Upstream, UpstreamError
+
+if TYPE_CHECKING:
+    from gateway.config import Config
+    from gateway.store.core import IncidentRecord
+
+log = structlog.get_logger(__name__)
+
+
+def alert_payload(cfg: Config, record: IncidentRecord, now: datetime) -> dict[str, Any]:
+    """The webhook JSON: types, counts, rules and deadline. Addresses and attachment names only when
+    ``alerts.webhook_include_addresses`` (a chat channel is a wider audience than the governance mailbox)."""
+    left = (record.deadline_at - now).total_seconds() / 3600 if record.deadline_at else None
+    payload: dict[str, Any] = {
+        "event": "potential_breach",
+        "reference": record.reference,
+        "organisation": cfg.gateway.organisation.name,
+        "node": record.node,
+        "created_at": record.created_at.isoformat(),
+        "deadline_at": record.deadline_at.isoformat() if record.deadline_at else None,
+        "hours_left": round(left, 2) if left is not None else None,
+        "action": record.action,
+        "status": record.status,
+        "rules": [{"rule_id": r["rule_id"], "clause": r["clause"], "action": r["action"], "mode": r["mode"]}
+                  for r in record.rules],
+        "clauses": record.clauses,
+        "entities": [{"entity": e["entity"], "count": e["count"]} for e in record.entities],
+        "recipient_classes": sorted({r["class"] for r in record.recipients}),
+        "recipient_count": len(record.recipients),
+        "sensitivity": record.sensitivity,
+    }
+    if cfg.gateway.alerts.webhook_include_addresses:
+        payload["sender"] = record.sender
+        payload["recipients"] = record.recipients
+        payload["attachments"] = [a["name"] for a in record.attachments]
+    return payload
+
+
+def _post_json(url: str, payload: dict[str, Any], timeout: float) -> int:
+    body = json.dumps(payload).encode("utf-8")
+    req = urllib.request.Request(  # noqa: S310 - scheme checked by AlertSettings (http/https only)
+        url, data=body, method="POST", headers={"Content-Type": "application/json", "User-Agent": "dlpgate"}
+    )
+    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
+        return int(resp.status)
+
+
+async def post_webhook(cfg: Config, record: IncidentRecord, now: datetime) -> bool:
+    url = cfg.gateway.alerts.webhook_url
+    if url is None:
+        return False
+    try:
+        status = await asyncio.to_thread(
+            _post_json, url, alert_payload(cfg, record, now), cfg.gateway.alerts.webhook_timeout
+        )
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        log.warning("alert.webhook_failed", reference=record.reference, error=exc.__class__.__name__)
+        return False
+    if not 200 <= status < 300:
+        log.warning("alert.webhook_failed", reference=record.reference, status=status)
+        return False
+    log.info("alert.webhook_sent", reference=record.reference)
+    return True
+
+
+async def email_alert(cfg: Config, upstream: Upstream | None, record: IncidentRecord, now: datetime) -> bool:
+    if upstream is None:
+        log.warning("alert.no_upstream", reference=record.reference)
+        return False
+    digest = cfg.gateway.digest
+    tz = ZoneInfo(digest.timezone)
+    context = {
+        "incident": record,
+        "now": now,
+        "tz": tz,
+        "hours_left": (record.deadline_at - now).total_seconds() / 3600 if record.deadline_at else None,
+        "entity_label": entity_label,
+        "organisation": cfg.gateway.organisation.name,
+    }
+    text = render(cfg, "alert.txt.j2", **context)
+    subject, _, body = text.partition("\n")
+    msg = build_email(
+        sender=digest.sender,
+        to=[digest.to],
+        subject=subject.removeprefix("Subject:").strip(),
+        text=body.lstrip("\n"),
+        now=now,
+        domain=cfg.gateway.server.hostname,
+        headers={"X-DLP-Incident": record.reference, "Importance": "high"},
+    )
+    try:
+        reply = await send_email(upstream, digest.sender, [digest.to], msg)
+    except UpstreamError as exc:
+        log.warning("alert.email_failed", reference=record.reference, error=exc.__class__.__name__)
+        return False
+    if not reply.ok:
+        log.warning("alert.email_failed", reference=record.reference, code=reply.code)
+        return False
+    log.info("alert.email_sent", reference=record.reference)
+    return True
+
+
+async def raise_alert(
+    cfg: Config,
+    upstream: Upstream | None,
+    incident_ref: str,
+    summary: IncidentRecord,
+    *,
+    now: datetime | None = None,
+) -> bool:
+    """Email the governance address and POST the webhook, as configured. True when at least one channel got it
+    (the store then marks the incident alerted). Never raises."""
+    from gateway.store.schema import utcnow
+
+    when = now or utcnow()
+    alerts = cfg.gateway.alerts
+    try:
+        results = await asyncio.gather(
+            email_alert(cfg, upstream, summary, when) if alerts.email else _false(),
+            post_webhook(cfg, summary, when),
+        )
+    except Exception as exc:  # a broken template must not break the caller either
+        log.error("alert.failed", reference=incident_ref, error=exc.__class__.__name__)
+        return False
+    return any(results)
+
+
+async def _false() -> bool:
+    return False

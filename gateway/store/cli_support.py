@@ -1,0 +1,133 @@
+"""Shared plumbing for the governance commands (quarantine, incidents, digest, db)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import re
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, TypeVar
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from gateway.store.errors import EncryptionKeyError, StoreError
+
+if TYPE_CHECKING:
+    from gateway.config import Config
+    from gateway.store.core import Store
+    from gateway.upstream import Upstream
+
+T = TypeVar("T")
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe(value: object) -> str:
+    """Attachment names and addresses come from senders: no terminal escapes or bidi tricks on our screen."""
+    return _CONTROL.sub("?", str(value))
+
+
+def ensure_logging() -> None:
+    """Logs go to stderr so that stdout stays clean for tables, CSV and JSON (unless serve configured them)."""
+    if not structlog.is_configured():
+        structlog.configure(
+            processors=[
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                structlog.dev.ConsoleRenderer(colors=False),
+            ],
+            logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        )
+
+
+def default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return os.environ.get("USER") or f"uid:{os.getuid()}"
+
+
+def add_actor_arguments(parser: argparse.ArgumentParser, *, reason_required: bool) -> None:
+    parser.add_argument("--by", metavar="NAME", default=None, help="who is acting (default: the OS user)")
+    parser.add_argument(
+        "--reason", metavar="TEXT", required=reason_required, default=None, help="why (kept in the audit trail)"
+    )
+
+
+def actor_of(args: argparse.Namespace) -> str:
+    return str(args.by) if getattr(args, "by", None) else default_actor()
+
+
+def local_tz(cfg: Config) -> ZoneInfo:
+    return ZoneInfo(cfg.gateway.digest.timezone)
+
+
+_RELATIVE = re.compile(r"^(\d+)([dhm])$")
+
+
+def parse_moment(value: str, tz: ZoneInfo, now: datetime) -> datetime:
+    """``2026-03-10`` (local midnight), ``2026-03-10T14:00`` (local unless it carries an offset), or relative
+    ``7d``/``24h``/``30m`` before now."""
+    value = value.strip()
+    m = _RELATIVE.match(value)
+    if m:
+        n, unit = int(m.group(1)), m.group(2)
+        return now - {"d": timedelta(days=n), "h": timedelta(hours=n), "m": timedelta(minutes=n)}[unit]
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(0), tzinfo=tz)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a date or time: {value!r} (use YYYY-MM-DD, YYYY-MM-DDTHH:MM or 7d/24h)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+def make_cli_upstream(cfg: Config) -> Upstream:
+    from gateway.upstream import make_upstream
+
+    up = cfg.gateway.upstream
+    return make_upstream(
+        up.url, local_hostname=up.helo_name or cfg.gateway.server.hostname, timeout=up.timeout, verify=up.tls_verify
+    )
+
+
+def run_with_store(args: argparse.Namespace, body: Callable[[Config, Store], Awaitable[int]]) -> int:
+    """Load config, open the store, run ``body``; store errors print one line and exit 1."""
+    from gateway.config import load
+    from gateway.store.core import Store
+
+    ensure_logging()
+    cfg = load(args.config)
+
+    async def main() -> int:
+        store = await Store.open(cfg)
+        try:
+            return await body(cfg, store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(main())
+    except EncryptionKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def fmt_time(moment: datetime | None, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+def fmt_hours(hours: float) -> str:
+    sign = "-" if hours < 0 else ""
+    minutes = round(abs(hours) * 60)
+    return f"{sign}{minutes // 60}h{minutes % 60:02d}m"

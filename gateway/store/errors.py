@@ -1,0 +1,32 @@
+"""Store errors. Messages name references and states, never addresses or content, so they may be logged."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base class; the CLI prints the message and exits 1."""
+
+
+class SchemaError(StoreError):
+    """The database schema is not the one this version needs."""
+
+
+class EncryptionKeyError(StoreError):
+    """The at-rest key is missing or wrong."""
+
+
+class NotFound(StoreError):
+    pass
+
+
+class Conflict(StoreError):
+    """The record is not in a state that allows the operation (already released, rejected, purged...)."""
+
+
+class ReleaseFailed(StoreError):
+    """The upstream refused or could not be reached before DATA: the message is held again, safe to retry."""
+
+
+class ReleaseUncertain(StoreError):
+    """The connection failed during DATA: the upstream may have the message. It stays ``releasing``; check the
+    recipients' mailboxes, then use ``--force`` to release again if it did not arrive."""

@@ -1,0 +1,192 @@
+"""What an incident keeps, and its status: pure functions of (submission, scan, decision) so the privacy rule
+("redacted evidence only, never matched text") is tested without a database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from detectors.findings import Finding
+from gateway.facts import ScanResult
+from gateway.policy.model import Action, Decision, RuleHit
+from gateway.submission import Submission
+
+Status = Literal["near_miss", "potential_breach", "released", "confirmed_breach", "false_positive"]
+STATUSES: tuple[Status, ...] = ("near_miss", "potential_breach", "released", "confirmed_breach", "false_positive")
+MARKABLE: tuple[Status, ...] = ("near_miss", "potential_breach", "confirmed_breach", "false_positive")
+"""``released`` is only ever set by a release, so the status always agrees with what happened to the message."""
+
+REPORTING_WINDOW = timedelta(hours=24)
+"""IA 5.3: suspected breaches reach the Information Assurance team within 24 hours of becoming aware."""
+
+MAX_EXAMPLES = 5
+"""Redacted examples kept per entity type: enough to recognise the item, not a copy of the data."""
+
+
+def format_reference(number: int, year: int) -> str:
+    return f"INC-{year:04d}-{number:06d}"
+
+
+def incident_status(decision: Decision, *, delivered: bool) -> Status:
+    """A delivered message is a potential breach when a monitor-mode rule would have stopped or encrypted it,
+    i.e. the monitor outcome is at least ``encrypt`` and stricter than what was actually done."""
+    if delivered and decision.monitor:
+        strictest = max(h.action for h in decision.monitor)
+        if strictest >= Action.ENCRYPT and strictest > decision.action:
+            return "potential_breach"
+    return "near_miss"
+
+
+def deadline_for(status: str, aware_at: datetime) -> datetime | None:
+    return aware_at + REPORTING_WINDOW if status == "potential_breach" else None
+
+
+def one_line(value: str, limit: int = 512) -> str:
+    """Values from a message's envelope or headers, made safe for a column, a header or a terminal."""
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in value)
+    return cleaned[:limit]
+
+
+def rule_entries(decision: Decision) -> list[dict[str, Any]]:
+    def entry(h: RuleHit) -> dict[str, Any]:
+        return {
+            "rule_id": h.rule_id,
+            "clause": h.clause,
+            "action": h.action.label,
+            "mode": h.mode,
+            "description": h.description,
+        }
+
+    return [entry(h) for h in decision.hits] + [entry(h) | {"mode": "monitor"} for h in decision.monitor]
+
+
+def clause_list(decision: Decision) -> list[str]:
+    return sorted({h.clause for h in (*decision.hits, *decision.monitor) if h.clause})
+
+
+def summarise_findings(findings: Iterable[Finding]) -> list[dict[str, Any]]:
+    """Per entity type: count, locations, detectors, best score and a few redacted examples. Reads
+    ``Finding.redacted`` only; ``Finding.text`` is never touched, even when a caller asked to reveal it."""
+
+    @dataclass
+    class Acc:
+        count: int = 0
+        max_score: float = 0.0
+        locations: dict[str, int] = field(default_factory=dict)
+        detectors: set[str] = field(default_factory=set)
+        examples: list[str] = field(default_factory=list)
+
+    accs: dict[str, Acc] = {}
+    for f in findings:
+        acc = accs.setdefault(f.entity, Acc())
+        acc.count += 1
+        acc.max_score = max(acc.max_score, f.score)
+        acc.locations[f.location] = acc.locations.get(f.location, 0) + 1
+        acc.detectors.add(f.detector)
+        red = one_line(f.redacted, 120)
+        if red and red not in acc.examples and len(acc.examples) < MAX_EXAMPLES:
+            acc.examples.append(red)
+    return [
+        {
+            "entity": entity,
+            "count": acc.count,
+            "max_score": round(acc.max_score, 3),
+            "locations": [{"location": loc, "count": n} for loc, n in acc.locations.items()],
+            "detectors": sorted(acc.detectors),
+            "redacted": acc.examples,
+        }
+        for entity, acc in sorted(accs.items())
+    ]
+
+
+def incident_values(
+    sub: Submission,
+    scan: ScanResult,
+    decision: Decision,
+    *,
+    reference: str,
+    node: str,
+    now: datetime,
+    delivered: bool,
+    quarantined: bool,
+    upstream_reply: str | None,
+) -> dict[str, Any]:
+    """The incident row. Everything is metadata: envelope, classes, rule ids, entity types and redacted
+    evidence, attachment names and types; never the subject, the body or a matched value."""
+    status = "near_miss" if quarantined else incident_status(decision, delivered=delivered)
+    classes = {r.address.lower(): r.cls for r in scan.recipients}
+    recipients = [
+        {"address": one_line(a), "class": classes.get(a.lower(), "external")} for a in sub.rcpt_tos
+    ] or [{"address": one_line(r.address), "class": r.cls} for r in scan.recipients]
+    return {
+        "reference": reference,
+        "created_at": now,
+        "received_at": sub.received_at,
+        "node": one_line(node, 255),
+        "txn_id": one_line(sub.txn_id, 64),
+        "peer": one_line(sub.peer, 64),
+        "auth_user": one_line(sub.auth_user, 255) if sub.auth_user else None,
+        "sender": one_line(sub.mail_from),
+        "recipients": recipients,
+        "action": decision.action.label,
+        "encrypt_mode": decision.encrypt_mode,
+        "rules": rule_entries(decision),
+        "clauses": clause_list(decision),
+        "sensitivity": scan.sensitivity.label,
+        "entities": summarise_findings(scan.findings),
+        "unscannable": [
+            {"location": one_line(u.location), "reason": u.reason, "detail": one_line(u.detail, 200)}
+            for u in scan.unscannable
+        ],
+        "attachments": [
+            {
+                "name": one_line(a.name, 255),
+                "location": one_line(a.location),
+                "content_type": one_line(a.content_type, 128),
+                "declared_type": one_line(a.declared_type, 128),
+                "size": a.size,
+            }
+            for a in scan.attachments
+        ],
+        "message_id": one_line(scan.message_id, 998) if scan.message_id else None,
+        "size": scan.size or len(sub.raw),
+        "forwarded": scan.forwarded,
+        "encrypted": scan.encrypted,
+        "delivered": delivered,
+        "quarantined": quarantined,
+        "upstream_reply": one_line(upstream_reply) if upstream_reply else None,
+        "status": status,
+        "deadline_at": deadline_for(status, now),
+        "status_changed_at": now,
+    }
+
+
+def entity_counts(entities: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    return {str(e["entity"]): int(e["count"]) for e in entities}
+
+
+ENTITY_LABELS: dict[str, str] = {
+    "PERSON": "person's name",
+    "EMAIL_ADDRESS": "email address",
+    "PHONE_NUMBER": "phone number",
+    "UK_NHS": "NHS number",
+    "UK_NINO": "National Insurance number",
+    "UK_POSTCODE": "postcode",
+    "UK_PASSPORT": "passport number",
+    "UK_DRIVING_LICENCE": "driving licence number",
+    "CREDIT_CARD": "payment card number",
+    "IBAN_CODE": "IBAN",
+    "LOCATION": "place",
+    "UK_FAMILY_CASE_NUMBER": "family court case number",
+    "DATE_OF_BIRTH": "date of birth",
+    "UK_BANK_ACCOUNT": "bank account number",
+    "UK_STREET_ADDRESS": "street address",
+    "SPECIAL_CATEGORY": "special-category information",
+    "PROTECTIVE_MARKING": "protective marking",
+}
+
+
+def entity_label(entity: str) -> str:
+    return ENTITY_LABELS.get(entity, entity.replace("_", " ").lower())

@@ -1,0 +1,155 @@
+"""Tables (SQLAlchemy Core). The migrations in ``migrations/versions`` create exactly these; a test compares them.
+
+Personal data rule for every column here: envelope addresses, attachment names and *redacted* evidence only. The
+message itself lives in ``quarantine.raw`` (optionally encrypted) and nowhere else; no subject, no matched text.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out on both backends (SQLite has no time zones; it stores naive UTC text)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def Json() -> sa.types.TypeEngine[Any]:
+    return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def BigId() -> sa.types.TypeEngine[int]:
+    # SQLite only autoincrements an INTEGER PRIMARY KEY (a BIGINT one would not be the rowid).
+    return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+incident_numbers = sa.Table(
+    "incident_numbers",
+    metadata,
+    sa.Column("id", BigId(), primary_key=True, autoincrement=True),
+    sa.Column("reserved_at", UtcDateTime(), nullable=False),
+    sa.Column("node", sa.String(255), nullable=False),
+    sqlite_autoincrement=True,
+)
+"""One row per reference handed out: the database sequence that keeps references unique across nodes."""
+
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("id", BigId(), primary_key=True, autoincrement=True),
+    sa.Column("reference", sa.String(32), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False, index=True),
+    sa.Column("received_at", UtcDateTime(), nullable=False),
+    sa.Column("node", sa.String(255), nullable=False),
+    sa.Column("txn_id", sa.String(64), nullable=False),
+    sa.Column("peer", sa.String(64), nullable=False),
+    sa.Column("auth_user", sa.String(255), nullable=True),
+    sa.Column("sender", sa.String(512), nullable=False),
+    sa.Column("recipients", Json(), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("encrypt_mode", sa.String(16), nullable=True),
+    sa.Column("rules", Json(), nullable=False),
+    sa.Column("clauses", Json(), nullable=False),
+    sa.Column("sensitivity", sa.String(32), nullable=False),
+    sa.Column("entities", Json(), nullable=False),
+    sa.Column("unscannable", Json(), nullable=False),
+    sa.Column("attachments", Json(), nullable=False),
+    sa.Column("message_id", sa.String(998), nullable=True),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sa.Column("forwarded", sa.Boolean(), nullable=False),
+    sa.Column("encrypted", sa.Boolean(), nullable=False),
+    sa.Column("delivered", sa.Boolean(), nullable=False),
+    sa.Column("quarantined", sa.Boolean(), nullable=False),
+    sa.Column("upstream_reply", sa.String(512), nullable=True),
+    sa.Column("status", sa.String(32), nullable=False, index=True),
+    sa.Column("deadline_at", UtcDateTime(), nullable=True),
+    sa.Column("status_changed_at", UtcDateTime(), nullable=False),
+    sa.Column("alert_attempt_at", UtcDateTime(), nullable=True),
+    sa.Column("alerted_at", UtcDateTime(), nullable=True),
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("id", BigId(), primary_key=True, autoincrement=True),
+    sa.Column(
+        "incident_id", sa.BigInteger(), sa.ForeignKey("incidents.id", ondelete="RESTRICT"), nullable=False, unique=True
+    ),
+    sa.Column("reference", sa.String(32), nullable=False, unique=True),
+    sa.Column("stored_at", UtcDateTime(), nullable=False, index=True),
+    sa.Column("mail_from", sa.String(512), nullable=False),
+    sa.Column("rcpt_tos", Json(), nullable=False),
+    sa.Column("raw", sa.LargeBinary(), nullable=True),
+    sa.Column("encryption", sa.String(16), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("state_changed_at", UtcDateTime(), nullable=False),
+    sa.Column("state_by", sa.String(255), nullable=True),
+    sa.Column("claim", sa.String(64), nullable=True),
+    sa.Column("release_reply", sa.String(512), nullable=True),
+    sa.Column("purged_at", UtcDateTime(), nullable=True),
+)
+"""States: held → releasing → released; held → rejected; held → expired (retention). ``raw`` is NULL once purged."""
+
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", BigId(), primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime(), nullable=False, index=True),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("node", sa.String(255), nullable=False),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("reference", sa.String(32), nullable=True, index=True),
+    sa.Column("old_status", sa.String(32), nullable=True),
+    sa.Column("new_status", sa.String(32), nullable=True),
+    sa.Column("reason", sa.Text(), nullable=True),
+    sa.Column("detail", Json(), nullable=True),
+)
+
+digests_sent = sa.Table(
+    "digests_sent",
+    metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("node", sa.String(255), nullable=False),
+    sa.Column("claimed_at", UtcDateTime(), nullable=False),
+    sa.Column("sent_at", UtcDateTime(), nullable=True),
+    sa.Column("to_address", sa.String(512), nullable=True),
+    sa.Column("message_id", sa.String(255), nullable=True),
+)
+"""Keyed by the local day the digest covers: a second node or a restarted one sees the day as taken."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
