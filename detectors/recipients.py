@@ -170,8 +170,7 @@ class RecipientClassifier:
             bool(domain) and _in_domains(domain, self.lists.storage_or_ai)
         )
         # A domain we list as a real service is not a lookalike of anything.
-        listed = freemail or storage or (bool(domain) and _in_domains(domain, self.lists.storage_or_ai))
-        if domain and self.lookalike is not None and not listed:
+        if domain and self.lookalike is not None and not (freemail or storage):
             evidence = self.lookalike.check(domain)
             if evidence:
                 return info("lookalike", evidence)

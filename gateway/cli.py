@@ -20,6 +20,7 @@ COMMANDS = (
     "incidents",
     "digest",
     "db",
+    "passwd",
 )
 
 

@@ -13,7 +13,7 @@ import email.message
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -39,9 +39,10 @@ RETRY_AFTER_FAILURE = timedelta(minutes=5)
 
 
 def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """Local midnight to local midnight as aware datetimes: 23 or 25 hours on the days the clocks change."""
-    start = datetime.combine(day, time(0), tzinfo=tz)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+    """Local midnight to local midnight, as UTC instants (so that subtracting them gives real hours: 23 or 25
+    on the days the clocks change; Python subtracts same-zone datetimes by wall clock)."""
+    start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
     return start, end
 
 

@@ -121,9 +121,17 @@ class TitledNameRecognizer(_NameRecognizer):
 
     explanation = "name after a title or a name label"
 
-    def __init__(self, titles: str = TITLES, **kwargs: object) -> None:
+    def __init__(
+        self,
+        supported_language: str = "en",
+        supported_entity: str = "PERSON",
+        common_words_file: str | None = None,
+        score: float | None = None,
+        titles: str = TITLES,
+        name: str | None = None,
+    ) -> None:
         self.titles = titles
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+        super().__init__(supported_language, supported_entity, common_words_file, score, name)
 
     def build_patterns(self) -> list[regex.Pattern[str]]:
         return [
@@ -142,9 +150,17 @@ class FamilyRoleNameRecognizer(_NameRecognizer):
     score = 0.8
     explanation = "name next to a family or party role"
 
-    def __init__(self, roles: list[str] | None = None, **kwargs: object) -> None:
+    def __init__(
+        self,
+        supported_language: str = "en",
+        supported_entity: str = "PERSON",
+        common_words_file: str | None = None,
+        score: float | None = None,
+        roles: list[str] | None = None,
+        name: str | None = None,
+    ) -> None:
         self.roles = roles or list(DEFAULT_ROLES)
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+        super().__init__(supported_language, supported_entity, common_words_file, score, name)
 
     def build_patterns(self) -> list[regex.Pattern[str]]:
         roles = _alternation(self.roles)

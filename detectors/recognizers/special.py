@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import regex
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from detectors.recognizers.text import PhraseIndex, light_lemma, read_phrases, tokens
+from detectors.recognizers.text import PhraseIndex, Token, light_lemma, read_phrases, tokens
 
 CATEGORY_KEY = "special_category"
+_CLAUSE_BREAK = regex.compile(r"[.,;:!?()\[\]\n]")
 
 
 def topic_of(path: Path) -> str:
@@ -59,6 +61,17 @@ class SpecialCategoryRecognizer(LocalRecognizer):
     def load(self) -> None:
         """Lists are read in the constructor, where their paths are known."""
 
+    def _names_a_service(self, text: str, toks: list[Token], stop: int) -> bool:
+        """An organisational noun within three words after the phrase, in the same clause."""
+        prev_end = toks[stop - 1].end
+        for tok in toks[stop : stop + 3]:
+            if _CLAUSE_BREAK.search(text, prev_end, tok.start):
+                return False
+            if tok.lemma in self.organisational_nouns:
+                return True
+            prev_end = tok.end
+        return False
+
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
@@ -67,12 +80,7 @@ class SpecialCategoryRecognizer(LocalRecognizer):
         toks = tokens(text)
         results: list[RecognizerResult] = []
         for first, stop, topic in self.index.find(toks):
-            following = [t.lemma for t in toks[stop : stop + 2]]
-            if following and following[0] in self.organisational_nouns:
-                continue
-            if len(following) > 1 and following[1] in self.organisational_nouns and following[0] in (
-                "awareness", "support", "prevention", "safeguard", "safeguarding"
-            ):
+            if self._names_a_service(text, toks, stop):
                 continue
             start, end = toks[first].start, toks[stop - 1].end
             results.append(

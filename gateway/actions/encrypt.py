@@ -68,7 +68,7 @@ def add_subject_tag(raw: bytes, tag: str, triggers: Iterable[str]) -> bytes:
 
     Only Subject fields change; encoded subjects keep their encoded words (an ASCII word before an encoded
     word is valid RFC 2047 and decodes with the space kept). A message with no Subject gets one."""
-    tag_bytes = tag.encode("ascii")
+    tag_bytes = tag.strip().encode("ascii") + b" "
     words = tuple(triggers)
     head, rest = _split(raw)
     subjects = [f for f in _fields(head) if f.name == "subject"]

@@ -56,7 +56,7 @@ def _raw_header(msg: Message, name: str) -> str | None:
     """The unparsed value of the first header called ``name`` (case-insensitive), bypassing the header factory."""
     wanted = name.lower()
     try:
-        for key, value in msg.raw_items():  # type: ignore[attr-defined]
+        for key, value in msg.raw_items():
             if str(key).lower() == wanted:
                 return str(value)
     except Exception:
@@ -179,3 +179,29 @@ def defect_names(part: Message) -> list[str]:
         return [type(defect).__name__ for defect in part.defects]
     except Exception:
         return []
+
+
+_BOUNDARY_LINE = re.compile(r"^--([0-9A-Za-z'()+_,\-./:=?]{1,70})[ \t]*\r?$", re.M)
+
+
+def recover_multipart(part: Message) -> EmailMessage | None:
+    """Re-parse a multipart whose boundary is missing or wrong, using the first ``--boundary`` line found."""
+    raw = part.get_payload()
+    if not isinstance(raw, str):
+        return None
+    match = _BOUNDARY_LINE.search(raw)
+    if match is None:
+        return None
+    boundary = match.group(1)
+    if boundary.endswith("--"):
+        boundary = boundary[:-2]
+    header = f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n'
+    try:
+        rebuilt = BytesParser(policy=policy.default).parsebytes(
+            header.encode("ascii") + raw.encode("utf-8", "surrogateescape")
+        )
+    except Exception:
+        return None
+    if not isinstance(rebuilt, EmailMessage) or not isinstance(rebuilt.get_payload(), list):
+        return None
+    return rebuilt

@@ -8,6 +8,7 @@ checked here, before any member is decompressed.
 from __future__ import annotations
 
 import io
+import itertools
 import struct
 import zipfile
 import zlib
@@ -60,7 +61,7 @@ def check_structure(infos: list[zipfile.ZipInfo], data: bytes, limits: Extractio
             raise CorruptContent("zip entry runs past the end of the archive")
         spans.append((start, end))
     spans.sort()
-    for (_, first_end), (second_start, _) in zip(spans, spans[1:], strict=False):
+    for (_, first_end), (second_start, _) in itertools.pairwise(spans):
         if second_start < first_end:
             raise LimitExceeded("overlapping zip entries (zip bomb)")
 

@@ -76,6 +76,13 @@ class EncryptSettings(_Frozen):
             raise ValueError("each trigger is one word")
         return out
 
+    @field_validator("subject_tag")
+    @classmethod
+    def _ascii(cls, v: str) -> str:
+        if not v.strip() or not v.isascii() or not v.isprintable():
+            raise ValueError("the subject tag must be printable ASCII (it is written into the raw header)")
+        return v
+
     @model_validator(mode="after")
     def _tag_is_trigger(self) -> EncryptSettings:
         if not subject_has_trigger(self.subject_tag + "x", self.triggers):

@@ -41,8 +41,12 @@ def ensure_logging() -> None:
                 structlog.processors.TimeStamper(fmt="iso", utc=True),
                 structlog.dev.ConsoleRenderer(colors=False),
             ],
-            logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+            logger_factory=_stderr_logger,
         )
+
+
+def _stderr_logger(*_args: object) -> structlog.PrintLogger:
+    return structlog.PrintLogger(sys.stderr)  # looked up per logger: sys.stderr may be replaced (tests, daemons)
 
 
 def default_actor() -> str:

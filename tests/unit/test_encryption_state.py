@@ -78,9 +78,7 @@ def test_encoded_subject_trigger() -> None:
 
 def test_configurable_triggers() -> None:
     """Trigger words come from the policy (e.g. an organisation using 'secure')."""
-    policy = PolicyConfig.model_validate(
-        {"encrypt": {"triggers": ["secure"], "subject_tag": "[secure] "}}
-    )
+    policy = PolicyConfig.model_validate({"encrypt": {"triggers": ["secure"], "subject_tag": "[secure] "}})
     assert encryption_state(plain("SECURE: x"), policy).encrypted
     assert not encryption_state(plain("encrypt: x"), policy).encrypted
 
@@ -140,9 +138,7 @@ def test_plain_message_not_encrypted() -> None:
 
 def test_encrypting_label() -> None:
     """A sensitivity label configured as encrypting marks the message encrypted; others do not."""
-    policy = PolicyConfig.model_validate(
-        {"sensitivity_labels": {"encrypting_labels": ["Official Sensitive Encrypt"]}}
-    )
+    policy = PolicyConfig.model_validate({"sensitivity_labels": {"encrypting_labels": ["Official Sensitive Encrypt"]}})
     guid = "12345678-1234-1234-1234-123456789abc"
     label = (
         f"msip_labels: MSIP_Label_{guid}_Enabled=true; MSIP_Label_{guid}_SetDate=2024-01-01T10:00:00Z;"

@@ -149,7 +149,7 @@ def test_lookalike_can_be_disabled() -> None:
 )
 def test_lookalike_near_misses(domain: str) -> None:
     """Honest neighbours (other councils, police forces, partner subdomains) are not lookalikes."""
-    det = LookalikeDetector(ORG, sorted(POLICY.lists.partner_domains) + ["met.police.uk"])
+    det = LookalikeDetector(ORG, [*sorted(POLICY.lists.partner_domains), "met.police.uk"])
     assert det.check(domain) is None
 
 

@@ -7,7 +7,9 @@ present, else listed as not text-scanned at ``<location>/ocr``.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -40,10 +42,8 @@ def _pdf(item: Item, ctx: Context) -> None:
 
 
 def _read(pdf: pdfium.PdfDocument, item: Item, ctx: Context) -> None:
-    try:
+    with contextlib.suppress(Exception):  # forms are a bonus; page text is still readable without them
         pdf.init_forms()
-    except Exception:  # forms are a bonus; page text is still readable without them
-        pass
     form_handle = pdf.formenv.raw if pdf.formenv else None
     texts: list[str] = []
     scanned_pages: list[int] = []
@@ -84,6 +84,14 @@ def _utf16_value(getter: Callable[[Any, int], int]) -> str:
     return buffer.raw[: needed - 2].decode("utf-16-le", "replace")
 
 
+def _annot_string(annot: Any, key: bytes, buffer: Any, size: int) -> int:
+    return int(pdfium_c.FPDFAnnot_GetStringValue(annot, key, buffer, size))
+
+
+def _field_value(form_handle: Any, annot: Any, buffer: Any, size: int) -> int:
+    return int(pdfium_c.FPDFAnnot_GetFormFieldValue(form_handle, annot, buffer, size))
+
+
 def _annotation_texts(page: pdfium.PdfPage, form_handle: Any) -> list[str]:
     """Comment text (``/Contents``, author ``/T``) and form-field values: none of it is in the page text."""
     out: list[str] = []
@@ -94,13 +102,11 @@ def _annotation_texts(page: pdfium.PdfPage, form_handle: Any) -> list[str]:
             continue
         try:
             for key in (b"Contents", b"T"):
-                value = _utf16_value(lambda buf, size, k=key: pdfium_c.FPDFAnnot_GetStringValue(annot, k, buf, size))
+                value = _utf16_value(functools.partial(_annot_string, annot, key))
                 if value.strip():
                     out.append(value)
             if form_handle is not None and pdfium_c.FPDFAnnot_GetSubtype(annot) == pdfium_c.FPDF_ANNOT_WIDGET:
-                value = _utf16_value(
-                    lambda buf, size: pdfium_c.FPDFAnnot_GetFormFieldValue(form_handle, annot, buf, size)
-                )
+                value = _utf16_value(functools.partial(_field_value, form_handle, annot))
                 if value.strip():
                     out.append(value)
         finally:

@@ -19,7 +19,7 @@ def rtf_bytes_to_text(data: bytes) -> str:
         "".encode(encoding)
     except LookupError:
         encoding = "cp1252"
-    return str(rtf_to_text(data.decode("latin-1"), encoding=encoding, errors="replace"))
+    return str(rtf_to_text(data.decode("latin-1"), encoding=encoding, errors="replace"))  # type: ignore[no-untyped-call]
 
 
 def _rtf(item: Item, ctx: Context) -> None:

@@ -1,0 +1,402 @@
+"""One parsed message in, every piece of text to scan out, and an explicit item for everything unreadable.
+
+The walker goes through the MIME tree (and into attached messages), hands each attachment to the extractor
+registered for its sniffed type, and turns every failure inside one part into an ``Unscannable`` for that part
+only. ``extract`` never raises.
+
+Locations: ``subject``, ``body``, ``body.html``, ``body.2``..., ``attachment:NAME``, archive members
+``attachment:a.zip/dir/b.pdf``, attached messages ``attachment:fwd.eml/{headers,body,attachment:x.pdf}``;
+text longer than one chunk continues at ``LOCATION#2``, ``#3``...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage, Message
+from typing import Any
+
+from gateway.mime import smime
+from gateway.mime.charset import decode_bytes
+from gateway.mime.extractors import default_registry
+from gateway.mime.extractors.base import Context, Item
+from gateway.mime.extractors.registry import Registry
+from gateway.mime.filetype import extension_for, guess_type_from_name, sniff
+from gateway.mime.guards import (
+    CorruptContent,
+    Deadline,
+    EncryptedContent,
+    ExtractionProblem,
+    LimitExceeded,
+)
+from gateway.mime.html_text import html_to_text
+from gateway.mime.limits import ExtractionLimits
+from gateway.mime.model import AttachmentInfo, Extraction, UnscannableReason
+from gateway.mime.names import clean_name
+from gateway.mime.parse import (
+    MimeNestingTooDeepDefect,
+    UnparseableMessageDefect,
+    charset,
+    content_type,
+    defect_names,
+    disposition,
+    filename,
+    header_text,
+    param,
+    parse_message,
+    payload_bytes,
+    recover_multipart,
+)
+from gateway.mime.sink import Sink
+
+# Message-level encryption and signatures: another detector reports the message as encrypted; the parts
+# themselves hold nothing readable, so they are skipped without an unscannable item.
+_SILENT_TYPES = frozenset(
+    {
+        "application/pkcs7-signature",
+        "application/x-pkcs7-signature",
+        "application/pgp-signature",
+        "application/pgp-encrypted",
+    }
+)
+_ENCRYPTED_CONTAINERS = frozenset({"multipart/encrypted"})
+_PKCS7_MIME = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime"})
+_ENCRYPTED_SMIME_TYPES = frozenset({"enveloped-data", "authenveloped-data"})
+_ATTACHED_MESSAGES = frozenset({"message/rfc822", "message/global"})
+# Sniffed kinds a text/plain or text/html body may really have and still be read as a body.
+_BODY_KINDS = frozenset({"text", "html", "eml", "binary", "empty"})
+_HEADER_FIELDS = ("Subject", "From", "To", "Cc")
+
+
+def extract(msg: EmailMessage, limits: ExtractionLimits) -> Extraction:
+    """All text chunks of ``msg`` with their locations, plus unscannable and not-text-scanned items."""
+    sink = Sink(limits)
+    walker = _Walker(limits, sink, default_registry())
+    try:
+        walker.walk_top(msg)
+    except Exception as exc:  # a bug in the walker itself must still leave a fail-closed trace
+        sink.add_unscannable("message", "corrupt", f"extraction failed ({type(exc).__name__})")
+    return sink.result()
+
+
+@dataclass(slots=True)
+class _MessageState:
+    """Per-message counters that name bodies (``body.2``) and unnamed parts (``part-N``)."""
+
+    plain: int = 0
+    html: int = 0
+    part_no: int = 0
+
+    def body_location(self, prefix: str, html: bool) -> str:
+        if html:
+            self.html += 1
+            return f"{prefix}body.html" + (f".{self.html}" if self.html > 1 else "")
+        self.plain += 1
+        return f"{prefix}body" + (f".{self.plain}" if self.plain > 1 else "")
+
+
+class _Walker:
+    """Implements ``extractors.base.Walker``: MIME traversal, dispatch to extractors, failure containment."""
+
+    def __init__(self, limits: ExtractionLimits, sink: Sink, registry: Registry) -> None:
+        self.limits = limits
+        self.sink = sink
+        self.registry = registry
+        self._deadline: Deadline | None = None
+
+    # messages --------------------------------------------------------------------------------------------
+    def walk_top(self, msg: EmailMessage) -> None:
+        self._message_defects(msg, "message")
+        subject = header_text(msg, "Subject")
+        if subject:
+            self.sink.add_text("subject", subject, "subject")
+        self._walk_part(msg, "", 0, _MessageState(), 0, "message")
+
+    def extract_message(self, msg: EmailMessage, *, prefix: str, depth: int) -> None:
+        location = prefix.rstrip("/")
+        if depth > self.limits.max_depth:
+            self.sink.add_unscannable(location, "limit", f"depth > {self.limits.max_depth}")
+            return
+        self._message_defects(msg, location)
+        lines = [f"{name}: {value}" for name in _HEADER_FIELDS if (value := header_text(msg, name))]
+        if lines:
+            self.sink.add_text(f"{prefix}headers", "\n".join(lines), "header")
+        self._walk_part(msg, prefix, depth, _MessageState(), 0, location)
+
+    def _message_defects(self, msg: Message, location: str) -> None:
+        self.sink.add_defects(defect_names(msg))
+        for defect in getattr(msg, "defects", []):
+            if isinstance(defect, MimeNestingTooDeepDefect):
+                self.sink.add_unscannable(location, "limit", "MIME nesting too deep to parse")
+            elif isinstance(defect, UnparseableMessageDefect):
+                self.sink.add_unscannable(location, "corrupt", "MIME structure unparseable")
+
+    # MIME tree -------------------------------------------------------------------------------------------
+    def _walk_part(
+        self, part: Message, prefix: str, depth: int, state: _MessageState, nesting: int, container: str
+    ) -> None:
+        if self.sink.parts_exhausted:
+            return
+        state.part_no += 1
+        number = state.part_no
+        try:
+            self.sink.count_part()
+        except LimitExceeded as exc:
+            self.sink.add_unscannable(container, "limit", exc.detail)
+            return
+        self.sink.add_defects(defect_names(part))
+        ctype = content_type(part)
+        if ctype in _ENCRYPTED_CONTAINERS or ctype in _SILENT_TYPES:
+            return
+        try:
+            payload = part.get_payload()
+        except Exception:
+            payload = None
+        if ctype.startswith("multipart/"):
+            if not isinstance(payload, list):
+                recovered = recover_multipart(part)
+                if recovered is None:  # no boundary to be found: the whole thing is read as one text body
+                    self._body(part, prefix, state, "text/plain", payload_bytes(part))
+                    return
+                self.sink.add_defects(defect_names(recovered))
+                payload = recovered.get_payload()
+            self._children(payload, prefix, depth, state, nesting, container)
+            return
+        if ctype in _ATTACHED_MESSAGES and isinstance(payload, list) and payload:
+            if isinstance(payload[0], EmailMessage):
+                self._attached_message(part, payload[0], prefix, depth, number, ctype)
+                return
+        if ctype.startswith("message/") and isinstance(payload, list):
+            self._report_part(part, payload, prefix, number, ctype)
+            return
+        if ctype in _PKCS7_MIME:
+            self._pkcs7_part(part, prefix, depth, state, nesting, container, number, ctype)
+            return
+        self._leaf(part, prefix, depth, state, number, ctype)
+
+    def _children(
+        self, payload: object, prefix: str, depth: int, state: _MessageState, nesting: int, container: str
+    ) -> None:
+        if not isinstance(payload, list):
+            return
+        if nesting >= self.limits.max_multipart_depth:
+            self.sink.add_unscannable(container, "limit", f"multipart nesting > {self.limits.max_multipart_depth}")
+            return
+        for child in payload:
+            if not isinstance(child, Message):
+                continue
+            try:
+                self._walk_part(child, prefix, depth, state, nesting + 1, container)
+            except RecursionError:
+                self.sink.add_unscannable(container, "limit", "MIME nesting too deep")
+            except Exception as exc:
+                self.sink.add_unscannable(container, "corrupt", f"MIME part unreadable ({type(exc).__name__})")
+
+    def _attached_message(
+        self, part: Message, inner: EmailMessage, prefix: str, depth: int, number: int, ctype: str
+    ) -> None:
+        name = clean_name(filename(part) or "") or f"part-{number}.eml"
+        location = f"{prefix}attachment:{name}"
+        inner = _transfer_decoded(part, inner)
+        self.sink.add_attachment(AttachmentInfo(location, name, "message/rfc822", ctype, _message_size(inner)))
+        self.extract_message(inner, prefix=f"{location}/", depth=depth + 1)
+
+    def _report_part(self, part: Message, payload: list[Any], prefix: str, number: int, ctype: str) -> None:
+        """Delivery and read reports: header blocks, read as one text attachment."""
+        blocks: list[str] = []
+        for block in payload:
+            if isinstance(block, Message):
+                try:
+                    blocks.append("\n".join(f"{key}: {value}" for key, value in block.raw_items()))
+                except Exception:  # noqa: S112 - one unreadable block must not lose the others
+                    continue
+        name = clean_name(filename(part) or "") or f"part-{number}.txt"
+        location = f"{prefix}attachment:{name}"
+        text = "\n\n".join(blocks)
+        self.sink.add_attachment(AttachmentInfo(location, name, "text/plain", ctype, len(text)))
+        self.sink.add_text(location, text, "attachment")
+
+    def _pkcs7_part(
+        self,
+        part: Message,
+        prefix: str,
+        depth: int,
+        state: _MessageState,
+        nesting: int,
+        container: str,
+        number: int,
+        ctype: str,
+    ) -> None:
+        """Enveloped S/MIME is skipped (the message is reported encrypted elsewhere); opaque-signed is read."""
+        if (param(part, "smime-type") or "").lower() in _ENCRYPTED_SMIME_TYPES:
+            return
+        data = payload_bytes(part)
+        location = f"{prefix}attachment:" + (clean_name(filename(part) or "") or f"part-{number}.p7m")
+        try:
+            kind = smime.content_type(data)
+            if kind in smime.ENCRYPTED_TYPES:
+                return
+            if kind != smime.SIGNED_DATA:
+                raise CorruptContent("S/MIME type not supported")
+            content = smime.signed_content(data)
+        except (smime.BerError, IndexError):
+            self.sink.add_unscannable(location, "corrupt", "S/MIME structure unreadable")
+            return
+        except CorruptContent as exc:
+            self.sink.add_unscannable(location, "corrupt", exc.detail)
+            return
+        if not content:
+            return
+        inner = parse_message(content)
+        self._message_defects(inner, container)
+        self._children([inner], prefix, depth, state, nesting, container)
+
+    def _leaf(self, part: Message, prefix: str, depth: int, state: _MessageState, number: int, ctype: str) -> None:
+        data = payload_bytes(part)
+        name = filename(part)
+        ftype = sniff(data, name or "", ctype)
+        is_body = (
+            not name
+            and disposition(part) != "attachment"
+            and ctype in ("text/plain", "text/html")
+            and ftype.kind in _BODY_KINDS
+        )
+        if is_body:
+            self._body(part, prefix, state, ctype, data)
+            return
+        if name:
+            name = clean_name(name)
+        else:
+            generic = ftype.kind in ("text", "binary", "empty")
+            name = f"part-{number}" + (extension_for(ctype) if generic else ftype.ext)
+        location = f"{prefix}attachment:{name}"
+        self.sink.add_attachment(AttachmentInfo(location, name, ftype.mime, ctype, len(data)))
+        if not self._charge(location, len(data)):
+            return
+        self._run(Item(data, location, name, ctype, depth, ftype, charset(part)))
+
+    def _body(self, part: Message, prefix: str, state: _MessageState, ctype: str, data: bytes) -> None:
+        html = ctype == "text/html"
+        location = state.body_location(prefix, html)
+        if not self._charge(location, len(data)):
+            return
+        declared = charset(part)
+
+        def read(ctx: Context) -> None:
+            text = decode_bytes(data, declared)
+            if html:
+                text = html_to_text(text, ctx.deadline.check)
+            ctx.sink.add_text(location, text, "body")
+
+        self._guarded(location, "body", read)
+
+    def _charge(self, location: str, size: int) -> bool:
+        try:
+            self.sink.take_bytes(size)
+        except LimitExceeded as exc:
+            self.sink.add_unscannable(location, "limit", exc.detail)
+            return False
+        return True
+
+    # Walker protocol (used by extractors for nested content) ---------------------------------------------
+    def extract_member(
+        self,
+        data: bytes,
+        *,
+        location: str,
+        name: str,
+        declared_type: str,
+        depth: int,
+        charset: str | None = None,
+        record: bool = True,
+    ) -> None:
+        if self.sink.parts_exhausted:
+            return
+        try:
+            self.sink.count_part()
+        except LimitExceeded as exc:
+            self.sink.add_unscannable(location, "limit", exc.detail)
+            return
+        ftype = sniff(data, name, declared_type)
+        if record:
+            self.sink.add_attachment(AttachmentInfo(location, name, ftype.mime, declared_type, len(data)))
+        if depth > self.limits.max_depth:
+            self.sink.add_unscannable(location, "limit", f"depth > {self.limits.max_depth}")
+            return
+        self._run(Item(data, location, name, declared_type, depth, ftype, charset))
+
+    def unreadable_member(
+        self, *, location: str, name: str, size: int, reason: UnscannableReason, detail: str
+    ) -> None:
+        if self.sink.parts_exhausted:
+            return
+        try:
+            self.sink.count_part()
+        except LimitExceeded as exc:
+            self.sink.add_unscannable(location, "limit", exc.detail)
+            return
+        guessed = guess_type_from_name(name)
+        self.sink.add_attachment(AttachmentInfo(location, name, guessed or "application/octet-stream", guessed, size))
+        self.sink.add_unscannable(location, reason, detail)
+
+    # running extractors ----------------------------------------------------------------------------------
+    def _run(self, item: Item) -> None:
+        extractor = self.registry.for_kind(item.filetype.kind) or self.registry.for_kind("binary")
+        if extractor is None:  # pragma: no cover - the default registry always has "binary"
+            self.sink.add_unscannable(item.location, "corrupt", f"no reader for {item.filetype.kind}")
+            return
+        run = extractor.run
+        self._guarded(item.location, extractor.name, lambda ctx: run(item, ctx))
+
+    def _guarded(self, location: str, label: str, step: Callable[[Context], None]) -> None:
+        """Run one item's extraction under the attachment deadline; every failure stays with that item."""
+        owner = self._deadline is None
+        if self._deadline is None:
+            # Top-level parts get their own clock; nested members share their attachment's.
+            self._deadline = Deadline(self.limits.attachment_seconds)
+        deadline = self._deadline
+        try:
+            deadline.check()
+            step(Context(self.limits, self.sink, deadline, self))
+        except LimitExceeded as exc:
+            self.sink.add_unscannable(location, "limit", exc.detail)
+        except EncryptedContent as exc:
+            self.sink.add_unscannable(location, "encrypted", exc.detail)
+        except ExtractionProblem as exc:
+            self.sink.add_unscannable(location, "corrupt", exc.detail)
+        except MemoryError:
+            self.sink.add_unscannable(location, "limit", "out of memory")
+        except RecursionError:
+            self.sink.add_unscannable(location, "limit", "nested too deep")
+        except Exception as exc:
+            self.sink.add_unscannable(location, "corrupt", f"{label}: {type(exc).__name__}")
+        finally:
+            if owner:
+                self._deadline = None
+
+
+def _transfer_decoded(part: Message, inner: EmailMessage) -> EmailMessage:
+    """A message/rfc822 part wrongly sent base64/QP-encoded was parsed as garbage: decode and parse again."""
+    try:
+        cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    except Exception:
+        return inner
+    if cte not in ("base64", "quoted-printable"):
+        return inner
+    try:
+        encoded = inner.as_bytes()
+        body = encoded.split(b"\n\n", 1)[-1] if inner.keys() == [] else encoded
+        import base64
+        import quopri
+
+        raw = base64.b64decode(body, validate=False) if cte == "base64" else quopri.decodestring(body)
+    except Exception:
+        return inner
+    return parse_message(raw) if raw else inner
+
+
+def _message_size(msg: EmailMessage) -> int:
+    try:
+        return len(msg.as_bytes())
+    except Exception:
+        return 0
