@@ -132,21 +132,18 @@ class App:
 
     def _start_background(self) -> None:
         """Digest scheduler and metrics endpoint, when their modules and settings are present."""
-        try:
-            from gateway.digest import run_digest_scheduler
-        except ImportError:
-            run_digest_scheduler = None
-        if run_digest_scheduler is not None and self.cfg.gateway.digest.enabled:
+        from gateway.digest import run_digest_scheduler
+
+        assert self.upstream is not None
+        if self.cfg.gateway.digest.enabled:
             self._tasks.append(
                 asyncio.get_running_loop().create_task(
                     run_digest_scheduler(self.cfg, self.store, self.upstream, self._stopped)
                 )
             )
         if self.cfg.gateway.metrics.listen:
-            try:
-                from gateway.metrics import MetricsServer
-            except ImportError:
-                return
+            from gateway.metrics import MetricsServer
+
             self.metrics = MetricsServer(self)
             self._tasks.append(asyncio.get_running_loop().create_task(self.metrics.run(self._stopped)))
 

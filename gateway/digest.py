@@ -17,12 +17,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
+import jinja2
 import structlog
 
 from gateway.policy.model import Action
 from gateway.store.mail import build_email, render, send_email
 from gateway.store.records import entity_label
-from gateway.upstream import Reply, Upstream
+from gateway.upstream import Reply, Upstream, UpstreamError
 
 if TYPE_CHECKING:
     from gateway.config import Config
@@ -138,6 +139,8 @@ class DigestData:
     by_clause: list[Count]
     monitor_incidents: int
     by_entity: list[EntityCount]
+    by_detector: list[Count]
+    """Messages in which each recognizer fired: where to look for false positives."""
     by_recipient_class: list[Count]
     held: list[HeldItem]
     breaches: list[BreachItem]
@@ -188,6 +191,7 @@ def build_digest(
     entity_msgs: Counter[str] = Counter()
     entity_findings: Counter[str] = Counter()
     classes: Counter[str] = Counter()
+    detectors: Counter[str] = Counter()
     monitor = 0
     for rec in today:
         for clause in rec.clauses:
@@ -201,6 +205,8 @@ def build_digest(
             entity_findings[e["entity"]] += int(e["count"])
         for rc in rec.recipients:
             classes[rc["class"]] += 1
+        for det in {d for e in rec.entities for d in e.get("detectors", [])}:
+            detectors[det] += 1
 
     window_senders: Counter[str] = Counter(r.sender or "<>" for r in incidents if local_day(r.created_at, tz) <= day)
     day_senders: Counter[str] = Counter(r.sender or "<>" for r in today)
@@ -273,6 +279,7 @@ def build_digest(
             EntityCount(e, entity_label(e), entity_msgs[e], entity_findings[e])
             for e in sorted(entity_msgs, key=lambda e: (-entity_msgs[e], e))
         ],
+        by_detector=_counts(detectors),
         by_recipient_class=_counts(classes),
         held=held_items,
         breaches=breach_items,
@@ -319,7 +326,7 @@ def render_digest(cfg: Config, data: DigestData) -> RenderedDigest:
     first, _, body = text.partition("\n")
     subject = first.removeprefix("Subject:").strip() if first.startswith("Subject:") else ""
     if not subject:
-        subject, body = f"{data.organisation} email DLP digest for {data.day.isoformat()}", text
+        subject, body = f"{data.organisation} DLP digest for {data.day.isoformat()}", text
     html = render(cfg, "digest.html.j2", subject=subject, **context)
     return RenderedDigest(subject=subject, text=body.lstrip("\n"), html=html)
 
@@ -385,7 +392,10 @@ async def send_digest(
         except Exception as exc:
             await store.abandon_digest(day)
             log.error("digest.failed", day=day.isoformat(), error=exc.__class__.__name__)
-            return DigestOutcome("failed", day, error=f"{exc.__class__.__name__}: {exc}")
+            # Upstream and template errors name hosts and template lines; others (database drivers) may quote
+            # values, so only their class is shown.
+            detail = f": {exc}" if isinstance(exc, UpstreamError | jinja2.TemplateError) else ""
+            return DigestOutcome("failed", day, error=f"{exc.__class__.__name__}{detail}")
         if not reply.ok:
             await store.abandon_digest(day)
             log.error("digest.refused", day=day.isoformat(), code=reply.code)

@@ -126,13 +126,27 @@ class DateOfBirthRecognizer(LocalRecognizer):
         after = text[end : end + self.window_after]
         return bool(self._context_re.search(after.split("\n", 1)[0]))
 
+    def _candidates(self, text: str) -> list[regex.Match[str]]:
+        """Dates near a birth-context word: the context is rare, so find it first and search around it."""
+        windows: list[tuple[int, int]] = []
+        for c in self._context_re.finditer(text):
+            s = max(0, c.start() - self.window_after - 40)
+            e = min(len(text), c.end() + self.window_before + 40)
+            if windows and s <= windows[-1][1]:
+                windows[-1] = (windows[-1][0], max(windows[-1][1], e))
+            else:
+                windows.append((s, e))
+        return [m for s, e in windows for m in _DATE.finditer(text, s, e)]
+
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
         results: list[RecognizerResult] = []
-        for m in _DATE.finditer(text):
-            if not self._valid(m) or not self._has_context(text, m.start(), m.end()):
+        seen: set[int] = set()
+        for m in self._candidates(text):
+            if m.start() in seen or not self._valid(m) or not self._has_context(text, m.start(), m.end()):
                 continue
+            seen.add(m.start())
             results.append(
                 RecognizerResult(
                     entity_type=self.supported_entities[0],

@@ -11,14 +11,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import re
+from dataclasses import dataclass
+
 import regex
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from detectors.recognizers.patterns import NAME_SEQ
-from detectors.recognizers.text import read_phrases
+from detectors.recognizers.text import read_phrases, word_spans
 
 TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Master|Prof|Professor|Sir|Dame|Lady|Lord)"
+_WINDOW = 120  # characters around a trigger searched by the full pattern (names sit right next to cues)
+Trigger = str
+TITLE: Trigger = "<title>"
+POSSESSIVE: Trigger = "<possessive>"
+LABEL: Trigger = "<label>"
+HEADING: Trigger = "<heading>"
+ROLE: Trigger = "<role>"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A full pattern and where to try it: at each trigger word (anchored) or in a window around it."""
+
+    trigger: Trigger
+    pattern: regex.Pattern[str]
+    anchored: bool = False
+    before: int = 100
+    after: int = 100
 
 DEFAULT_ROLES = [
     "child", "children", "subject child", "the child", "son", "daughter", "baby", "infant", "young person",
@@ -30,6 +51,14 @@ DEFAULT_ROLES = [
     "second respondent", "applicant mother", "applicant father", "respondent mother", "respondent father",
     "intervenor", "partner", "ex-partner", "former partner", "new partner", "boyfriend", "girlfriend",
     "husband", "wife", "ex-husband", "ex-wife", "foster carer", "kinship carer", "special guardian",
+]
+
+
+POSSESSED = [
+    "nhs number", "nhs no", "date of birth", "dob", "d.o.b", "address", "home address", "school", "nursery",
+    "gp", "social worker", "health visitor", "passport", "national insurance number", "ni number", "bedroom",
+    "birthday", "diagnosis", "medication", "phone number", "mobile", "mobile number", "email", "email address",
+    "solicitor", "contact", "wishes and feelings", "case", "file", "records",
 ]
 
 
@@ -53,12 +82,20 @@ class _NameRecognizer(LocalRecognizer):
         common_words_file: str | None = None,
         score: float | None = None,
         name: str | None = None,
+        organisation_words_file: str | None = None,
+        places_file: str | None = None,
     ) -> None:
         if score is not None:
             self.score = score
-        self.common: frozenset[str] = frozenset(
-            w.lower() for w in read_phrases(Path(common_words_file))
-        ) if common_words_file else frozenset()
+
+        def words(path: str | None) -> frozenset[str]:
+            return frozenset(w.lower() for w in read_phrases(Path(path))) if path else frozenset()
+
+        self.common = words(common_words_file)
+        self.organisation_words = words(organisation_words_file)
+        self.places = words(places_file)
+        self._titles_set: frozenset[str] = frozenset()
+        self._trigger_words: dict[str, tuple[Trigger, ...]] = {}
         self._patterns = self.build_patterns()
         super().__init__(
             supported_entities=[supported_entity],
@@ -66,11 +103,46 @@ class _NameRecognizer(LocalRecognizer):
             name=name,
         )
 
-    def build_patterns(self) -> list[regex.Pattern[str]]:  # pragma: no cover - overridden
+    def build_patterns(self) -> list[Rule]:  # pragma: no cover - overridden
         return []
 
-    def load(self) -> None:
-        """Patterns are compiled in the constructor."""
+    def _triggers(self, text: str) -> dict[Trigger, list[tuple[int, int]]]:
+        """One pass over the words: the (start, end) of each trigger word, by trigger."""
+        wanted = self._trigger_words
+        hits: dict[Trigger, list[tuple[int, int]]] = {}
+        for word, start, end in word_spans(text):
+            if word[-2:] in ("'s", "’s"):
+                hits.setdefault(POSSESSIVE, []).append((start, end))
+                word = word[:-2]
+            if word in self._titles_set:
+                hits.setdefault(TITLE, []).append((start, end))
+            for trig in wanted.get(word.lower(), ()):
+                hits.setdefault(trig, []).append((start, end))
+        return hits
+
+    def _matches(self, text: str) -> list[regex.Match[str]]:
+        hits = self._triggers(text)
+        out: list[regex.Match[str]] = []
+        for rule in self._patterns:
+            spots = hits.get(rule.trigger)
+            if not spots:
+                continue
+            if rule.anchored:
+                for start, _end in spots:
+                    m = rule.pattern.match(text, start)
+                    if m:
+                        out.append(m)
+                continue
+            windows: list[tuple[int, int]] = []
+            for start, end in spots:
+                s, e = max(0, start - rule.before), min(len(text), end + rule.after)
+                if windows and s <= windows[-1][1]:
+                    windows[-1] = (windows[-1][0], max(windows[-1][1], e))
+                else:
+                    windows.append((s, e))
+            for s, e in windows:
+                out.extend(rule.pattern.finditer(text, s, e))
+        return out
 
     def _trim(self, text: str, start: int, end: int) -> tuple[int, int]:
         words = list(regex.finditer(r"\S+", text[start:end]))
@@ -87,32 +159,36 @@ class _NameRecognizer(LocalRecognizer):
     ) -> list[RecognizerResult]:
         results: list[RecognizerResult] = []
         seen: set[tuple[int, int]] = set()
-        for pattern in self._patterns:
-            for m in pattern.finditer(text):
-                start, end = self._trim(text, *m.span("name"))
-                if end - start < 2 or (start, end) in seen:
-                    continue
-                if not any(c.islower() for c in text[start:end]) and " " not in text[start:end]:
-                    continue  # a lone word in capitals is an acronym, not a name
-                seen.add((start, end))
-                results.append(
-                    RecognizerResult(
-                        entity_type=self.supported_entities[0],
-                        start=start,
-                        end=end,
-                        score=self.score,
-                        analysis_explanation=AnalysisExplanation(
-                            recognizer=self.name,
-                            original_score=self.score,
-                            textual_explanation=self.explanation,
-                        ),
-                        recognition_metadata={
-                            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                            RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
-                        },
-                    )
+        for m in self._matches(text):
+            whole = m.group("name").lower().split()
+            if any(w.strip(".,'’") in self.organisation_words for w in whole):
+                continue
+            start, end = self._trim(text, *m.span("name"))
+            if end - start < 2 or (start, end) in seen:
+                continue
+            if text[start:end].lower() in self.places:
+                continue
+            if not any(c.islower() for c in text[start:end]) and " " not in text[start:end]:
+                continue  # a lone word in capitals is an acronym, not a name
+            seen.add((start, end))
+            results.append(
+                RecognizerResult(
+                    entity_type=self.supported_entities[0],
+                    start=start,
+                    end=end,
+                    score=self.score,
+                    analysis_explanation=AnalysisExplanation(
+                        recognizer=self.name,
+                        original_score=self.score,
+                        textual_explanation=self.explanation,
+                    ),
+                    recognition_metadata={
+                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                        RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
+                    },
                 )
+            )
         return results
 
 
@@ -129,17 +205,46 @@ class TitledNameRecognizer(_NameRecognizer):
         score: float | None = None,
         titles: str = TITLES,
         name: str | None = None,
+        organisation_words_file: str | None = None,
+        places_file: str | None = None,
     ) -> None:
         self.titles = titles
-        super().__init__(supported_language, supported_entity, common_words_file, score, name)
+        super().__init__(
+            supported_language, supported_entity, common_words_file, score, name, organisation_words_file, places_file
+        )
 
-    def build_patterns(self) -> list[regex.Pattern[str]]:
+    def build_patterns(self) -> list[tuple[Trigger, regex.Pattern[str]]]:
+        possessed = _alternation(POSSESSED)
+        self._titles_set = frozenset(self.titles.strip("(?:)").split("|"))
+        self._trigger_words = {w: (LABEL,) for w in ("name", "surname", "forename", "forenames", "aka", "known")}
+        self._trigger_words["re"] = (HEADING,)
         return [
-            regex.compile(rf"(?<![\w])(?:{self.titles})\.?[ \t]+(?P<name>{NAME_SEQ})"),
-            regex.compile(
-                r"(?i:(?<![\w])(?:full[ \t]+|maiden[ \t]+|known[ \t]+as|also[ \t]+known[ \t]+as|aka|nee|née)?"
-                r"(?:name|surname|forenames?|first[ \t]+name|a\.k\.a\.?|known[ \t]+as))"
-                rf"[ \t]*[:\-–][ \t]*(?P<name>{NAME_SEQ})"
+            Rule(TITLE, regex.compile(rf"(?:{self.titles})\.?[ \t]+(?P<name>{NAME_SEQ})"), anchored=True),
+            Rule(
+                LABEL,
+                regex.compile(
+                    r"(?i:(?<![\w])(?:full[ \t]+|maiden[ \t]+|known[ \t]+as|also[ \t]+known[ \t]+as|aka|nee|née)?"
+                    r"(?:name|surname|forenames?|first[ \t]+name|a\.k\.a\.?|known[ \t]+as))"
+                    rf"[ \t]*[:\-–][ \t]*(?P<name>{NAME_SEQ})"
+                ),
+                before=30,
+                after=80,
+            ),
+            # a case heading: "Re: Amir Khan" at the start of a line (family-law style "Re: X (A Child)")
+            Rule(
+                HEADING,
+                regex.compile(
+                    rf"(?:^|(?<=\n))[ \t]*(?i:re)[ \t]*:[ \t]*(?P<name>{NAME_SEQ})(?=[ \t]*(?:\n|$|[(\-–,]))"
+                ),
+                before=10,
+                after=80,
+            ),
+            # a possessive before a personal attribute: "Leah's NHS number", "Amir's date of birth"
+            Rule(
+                POSSESSIVE,
+                regex.compile(rf"(?<![\w])(?P<name>{NAME_SEQ})['’]s[ \t]+(?i:{possessed})(?![\w])"),
+                before=70,
+                after=40,
             ),
         ]
 
@@ -158,23 +263,31 @@ class FamilyRoleNameRecognizer(_NameRecognizer):
         score: float | None = None,
         roles: list[str] | None = None,
         name: str | None = None,
+        organisation_words_file: str | None = None,
+        places_file: str | None = None,
     ) -> None:
         self.roles = roles or list(DEFAULT_ROLES)
-        super().__init__(supported_language, supported_entity, common_words_file, score, name)
+        super().__init__(
+            supported_language, supported_entity, common_words_file, score, name, organisation_words_file, places_file
+        )
 
     def build_patterns(self) -> list[regex.Pattern[str]]:
         roles = _alternation(self.roles)
-        role = (
-            rf"(?i:(?:the[ \t]+|a[ \t]+|his[ \t]+|her[ \t]+|their[ \t]+|my[ \t]+|our[ \t]+)?"
-            rf"(?:eldest[ \t]+|youngest[ \t]+|older[ \t]+|younger[ \t]+|middle[ \t]+|new[ \t]+)?"
-            rf"(?:{roles})(?:'s|’s)?(?:[ \t]+name|[ \t]+\(\w+\))?)"
-        )
         glue = r"(?:[ \t]*[:\-–,][ \t]*|[ \t]+(?i:is|was|called|named|being)[ \t]+|[ \t]+)"
-        after_role = rf"(?<![\w]){role}{glue}(?P<name>{NAME_SEQ})"
+        # anchored at the role word itself (determiners before it need not be matched)
+        after_role = rf"(?i:(?:{roles})(?:'s|’s)?(?:[ \t]+name|[ \t]+\(\w+\))?){glue}(?P<name>{NAME_SEQ})"
         before_role = (
-            rf"(?P<name>{NAME_SEQ})(?=[ \t]*(?:\(|,[ \t]*|[ \t]-[ \t])"
+            rf"(?<![\w])(?P<name>{NAME_SEQ})(?=[ \t]*(?:\(|,[ \t]*|[ \t]-[ \t])"
             rf"(?i:(?:aged[ \t]+\d+[,;]?[ \t]*)?(?:the[ \t]+|his[ \t]+|her[ \t]+|their[ \t]+)?"
             rf"(?:child's[ \t]+|children's[ \t]+|child’s[ \t]+|children’s[ \t]+)?(?:{roles}))"
             r"(?=[ \t]*(?:[),;.:]|$|[ \t]+(?i:of|to|in|for)(?![\w]))))"
         )
-        return [regex.compile(after_role), regex.compile(before_role)]
+        possessive = rf"(?<![\w])(?P<name>{NAME_SEQ})['’]s[ \t]+(?i:{roles})(?![\w])"
+        self._trigger_words = {
+            w: (ROLE,) for r in self.roles for w in re.split(r"[\s\-]+", r.lower()) if w and w not in ("the", "a")
+        }
+        return [
+            Rule(ROLE, regex.compile(rf"(?<![\w]){after_role}"), anchored=True),
+            Rule(ROLE, regex.compile(before_role), before=80, after=30),
+            Rule(POSSESSIVE, regex.compile(possessive), before=70, after=40),
+        ]

@@ -9,6 +9,8 @@ that merely has the right length (new ranges, reserved drama numbers) needs phon
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 import regex
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
@@ -21,6 +23,20 @@ _CANDIDATE = regex.compile(
     rf"|\(?0(?:{_GAP}\d\)?){{9,10}}"
     r")(?!\d|[.\-]\d)",
 )
+
+
+@lru_cache(maxsize=8192)
+def _classify(candidate: str, region: str) -> int:
+    """2 valid, 1 possible (right length, unknown range), 0 not a phone number. Cached: signatures repeat."""
+    try:
+        number = phonenumbers.parse(candidate, region)
+    except phonenumbers.NumberParseException:
+        return 0
+    if phonenumbers.is_valid_number(number):
+        return 2
+    if phonenumbers.is_possible_number(number):
+        return 1
+    return 0
 
 
 class UkPhoneRecognizer(LocalRecognizer):
@@ -78,14 +94,11 @@ class UkPhoneRecognizer(LocalRecognizer):
             digits = "".join(c for c in raw if c.isdigit())
             if not 9 <= len(digits) <= 15:
                 continue
-            candidate = "+" + digits[2:] if raw.startswith("00") else raw
-            try:
-                number = phonenumbers.parse(candidate, self.default_region)
-            except phonenumbers.NumberParseException:
-                continue
-            if phonenumbers.is_valid_number(number):
+            candidate = "+" + digits[2:] if raw.lstrip().startswith("00") else raw
+            kind = _classify(candidate, self.default_region)
+            if kind == 2:
                 score = self.valid_score
-            elif phonenumbers.is_possible_number(number) and len(digits) >= 10:
+            elif kind == 1 and len(digits) >= 10:
                 score = self.possible_score
             else:
                 continue

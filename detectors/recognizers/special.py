@@ -47,11 +47,13 @@ class SpecialCategoryRecognizer(LocalRecognizer):
             path = Path(f)
             pairs.extend((phrase, topic_of(path)) for phrase in read_phrases(path))
         self.index = PhraseIndex(pairs)
+        self._prefixes = self.index.prefixes()
         self.organisational_nouns: frozenset[str] = frozenset()
         if organisational_nouns_file:
             self.organisational_nouns = frozenset(
                 light_lemma(w) for w in read_phrases(Path(organisational_nouns_file))
             )
+        self._noun_prefixes = frozenset(w[:3] for w in self.organisational_nouns) | {"and"}
         super().__init__(
             supported_entities=[supported_entity],
             supported_language=supported_language,
@@ -62,14 +64,14 @@ class SpecialCategoryRecognizer(LocalRecognizer):
         """Lists are read in the constructor, where their paths are known."""
 
     def _names_a_service(self, text: str, toks: list[Token], stop: int) -> bool:
-        """An organisational noun within three words after the phrase, in the same clause."""
-        prev_end = toks[stop - 1].end
-        for tok in toks[stop : stop + 3]:
-            if _CLAUSE_BREAK.search(text, prev_end, tok.start):
-                return False
-            if tok.lemma in self.organisational_nouns:
-                return True
-            prev_end = tok.end
+        """The phrase modifies an organisational noun: ``... training``, ``... and wellbeing champion``."""
+        nxt = toks[stop : stop + 3]
+        if not nxt or _CLAUSE_BREAK.search(text, toks[stop - 1].end, nxt[0].start):
+            return False
+        if nxt[0].lemma in self.organisational_nouns:
+            return True
+        if nxt[0].lemma in ("and", "&") and len(nxt) == 3 and not _CLAUSE_BREAK.search(text, nxt[0].end, nxt[2].start):
+            return nxt[1].lemma in self.organisational_nouns or nxt[2].lemma in self.organisational_nouns
         return False
 
     def analyze(
@@ -77,7 +79,7 @@ class SpecialCategoryRecognizer(LocalRecognizer):
     ) -> list[RecognizerResult]:
         if not self.index:
             return []
-        toks = tokens(text)
+        toks = tokens(text, prefixes=self._prefixes | self._noun_prefixes)
         results: list[RecognizerResult] = []
         for first, stop, topic in self.index.find(toks):
             if self._names_a_service(text, toks, stop):

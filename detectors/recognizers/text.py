@@ -51,9 +51,30 @@ class Token:
     end: int
 
 
-def tokens(text: str, start: int = 0, end: int | None = None) -> list[Token]:
-    stop = len(text) if end is None else end
-    return [Token(light_lemma(m.group()), m.start(), m.end()) for m in WORD.finditer(text, start, stop)]
+def tokens(text: str, start: int = 0, end: int | None = None, prefixes: frozenset[str] | None = None) -> list[Token]:
+    """Word tokens with light lemmas. With ``prefixes`` (first three letters of every word that could match),
+    other words get an empty lemma without being lemmatised: the lemma of a word of four or more letters keeps
+    its first three, so nothing that could match is lost."""
+    if start == 0 and end is None:
+        spans: Iterable[tuple[str, int, int]] = word_spans(text)
+    else:
+        stop = len(text) if end is None else end
+        spans = ((m.group(), m.start(), m.end()) for m in WORD.finditer(text, start, stop))
+    if prefixes is None:
+        return [Token(light_lemma(w), s, e) for w, s, e in spans]
+    out = []
+    for w, s, e in spans:
+        if len(w) > 3 and w[:3].lower() not in prefixes:
+            out.append(Token("", s, e))
+        else:
+            out.append(Token(light_lemma(w), s, e))
+    return out
+
+
+@lru_cache(maxsize=8)
+def word_spans(text: str) -> tuple[tuple[str, int, int], ...]:
+    """(word, start, end) of every word; memoised because several recognizers walk the same text in turn."""
+    return tuple((m.group(), m.start(), m.end()) for m in WORD.finditer(text))
 
 
 class PhraseIndex:
@@ -68,6 +89,10 @@ class PhraseIndex:
                 self._by_first.setdefault(lem[0], []).append((lem, label))
         for entries in self._by_first.values():
             entries.sort(key=lambda e: -len(e[0]))  # longest phrase first
+
+    def prefixes(self) -> frozenset[str]:
+        """First three letters of every lemma in every phrase (see ``tokens``)."""
+        return frozenset(lem[:3] for entries in self._by_first.values() for phrase, _ in entries for lem in phrase)
 
     def __bool__(self) -> bool:
         return bool(self._by_first)

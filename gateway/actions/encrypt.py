@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -186,25 +186,29 @@ def usable_for_encryption(cert: x509.Certificate) -> str | None:
     return None
 
 
-@dataclass
 class CertificateDirectory:
     """Recipients' certificates from a folder, loaded once and indexed by the addresses they certify.
 
     Files: ``*.pem``/``*.crt`` (PEM, several certificates allowed) and ``*.cer``/``*.der`` (PEM or DER).
     Certificates that cannot encrypt are skipped and listed in ``problems`` (file name and why), so
     ``check-config`` can report them; expiry is checked at look-up time, so a long-running gateway stops
-    using a certificate the moment it expires."""
+    using a certificate the moment it expires. ``CertificateDirectory(None)`` is an empty directory."""
 
-    by_address: dict[str, list[x509.Certificate]] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    def __init__(self, folder: Path | None = None, *, clock: Callable[[], datetime] | None = None) -> None:
+        self.by_address: dict[str, list[x509.Certificate]] = {}
+        self.problems: list[str] = []
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        if folder is not None:
+            self._load(folder)
 
     @classmethod
     def load(cls, folder: Path, clock: Callable[[], datetime] | None = None) -> CertificateDirectory:
-        directory = cls() if clock is None else cls(clock=clock)
+        return cls(folder, clock=clock)
+
+    def _load(self, folder: Path) -> None:
         if not folder.is_dir():
-            directory.problems.append(f"{folder}: not a folder")
-            return directory
+            self.problems.append(f"{folder}: not a folder")
+            return
         for path in sorted(folder.iterdir()):
             if path.suffix.lower() not in (".pem", ".crt", ".cer", ".der") or not path.is_file():
                 continue
@@ -216,18 +220,17 @@ class CertificateDirectory:
                     else [x509.load_der_x509_certificate(data)]
                 )
             except (OSError, ValueError) as exc:
-                directory.problems.append(f"{path.name}: cannot read certificate ({exc.__class__.__name__})")
+                self.problems.append(f"{path.name}: cannot read certificate ({exc.__class__.__name__})")
                 continue
             for cert in certs:
                 why = usable_for_encryption(cert)
                 emails = _emails(cert)
                 if why:
-                    directory.problems.append(f"{path.name}: {why}")
+                    self.problems.append(f"{path.name}: {why}")
                 elif not emails:
-                    directory.problems.append(f"{path.name}: no email address in the certificate")
+                    self.problems.append(f"{path.name}: no email address in the certificate")
                 else:
-                    directory.add(cert, emails)
-        return directory
+                    self.add(cert, emails)
 
     def add(self, cert: x509.Certificate, emails: Iterable[str] | None = None) -> None:
         for email in emails if emails is not None else _emails(cert):

@@ -35,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
 
         print(generate_key())
         return 0
+    from sqlalchemy.exc import SQLAlchemyError
+
     from gateway.config import load
     from gateway.store import migrate
     from gateway.store.core import database_url, make_engine
@@ -75,6 +77,6 @@ def run(args: argparse.Namespace) -> int:
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except OSError as exc:
-        print(f"error: cannot reach the database ({exc.__class__.__name__})", file=sys.stderr)
+    except (OSError, SQLAlchemyError) as exc:
+        print(f"error: database unavailable or failing ({exc.__class__.__name__})", file=sys.stderr)
         return 1

@@ -11,6 +11,8 @@ text longer than one chunk continues at ``LOCATION#2``, ``#3``...
 
 from __future__ import annotations
 
+import base64
+import quopri
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
@@ -325,9 +327,7 @@ class _Walker:
             return
         self._run(Item(data, location, name, declared_type, depth, ftype, charset))
 
-    def unreadable_member(
-        self, *, location: str, name: str, size: int, reason: UnscannableReason, detail: str
-    ) -> None:
+    def unreadable_member(self, *, location: str, name: str, size: int, reason: UnscannableReason, detail: str) -> None:
         if self.sink.parts_exhausted:
             return
         try:
@@ -376,20 +376,15 @@ class _Walker:
 
 
 def _transfer_decoded(part: Message, inner: EmailMessage) -> EmailMessage:
-    """A message/rfc822 part wrongly sent base64/QP-encoded was parsed as garbage: decode and parse again."""
+    """A message/rfc822 part sent base64/QP-encoded (RFC 2046 forbids it; some clients do it) is parsed as a
+    headerless message whose body is the encoded text: decode that text and parse it again."""
     try:
         cte = str(part.get("content-transfer-encoding", "")).strip().lower()
-    except Exception:
-        return inner
-    if cte not in ("base64", "quoted-printable"):
-        return inner
-    try:
-        encoded = inner.as_bytes()
-        body = encoded.split(b"\n\n", 1)[-1] if inner.keys() == [] else encoded
-        import base64
-        import quopri
-
-        raw = base64.b64decode(body, validate=False) if cte == "base64" else quopri.decodestring(body)
+        encoded = inner.get_payload()
+        if cte not in ("base64", "quoted-printable") or list(inner.keys()) or not isinstance(encoded, str):
+            return inner
+        body = encoded.encode("ascii", "ignore")
+        raw = base64.b64decode(body) if cte == "base64" else quopri.decodestring(body)
     except Exception:
         return inner
     return parse_message(raw) if raw else inner

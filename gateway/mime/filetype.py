@@ -13,6 +13,7 @@ import zipfile
 from dataclasses import dataclass
 
 from gateway.mime.charset import bom_codec
+from gateway.mime.zipsafe import declared_entries
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,7 @@ _ODF_TYPES = {
     "application/vnd.oasis.opendocument.presentation-template": ".otp",
     "application/vnd.oasis.opendocument.graphics": ".odg",
 }
+_MAX_SNIFF_ENTRIES = 10_000
 _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 # CMS ContentInfo: SEQUENCE, then the OID 1.2.840.113549.1.7.x (signed/enveloped data).
@@ -97,7 +99,22 @@ def guess_type_from_name(name: str) -> str:
     return guessed or ""
 
 
+_EXTENSIONS = {
+    "text/plain": ".txt",
+    "text/calendar": ".ics",
+    "text/vcard": ".vcf",
+    "text/x-vcard": ".vcf",
+    "text/directory": ".vcf",
+    "text/html": ".html",
+    "message/rfc822": ".eml",
+    "application/octet-stream": ".bin",
+}
+
+
 def extension_for(declared_type: str) -> str:
+    """File extension for an unnamed part, from its declared type (``.bin`` when unknown)."""
+    if declared_type in _EXTENSIONS:
+        return _EXTENSIONS[declared_type]
     ext = _MIME_TYPES.guess_extension(declared_type, strict=False) if declared_type else None
     return ext or ".bin"
 
@@ -162,6 +179,9 @@ def _is_cms(data: bytes) -> bool:
 
 def _zip_family(data: bytes) -> FileType:
     """Tell OOXML and ODF documents from plain ZIP archives by their member names."""
+    count = declared_entries(data)
+    if count is not None and count > _MAX_SNIFF_ENTRIES:
+        return ZIP  # not parsed here; the ZIP reader refuses it as over the member limit
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
@@ -241,7 +261,7 @@ def _text_or_binary(data: bytes, name: str, declared_type: str) -> FileType:
     if not lower_name.endswith(_TEXT_EXTENSIONS) and _looks_like_mail(sample):
         return EML
     mime = declared_type if declared_type.startswith("text/") else "text/plain"
-    return FileType("text", mime, extension_for(mime) if mime != "text/plain" else ".txt")
+    return FileType("text", mime, extension_for(mime))
 
 
 def _looks_like_mail(sample: bytes) -> bool:

@@ -33,10 +33,12 @@ _PARSER = etree.HTMLParser(
     encoding="utf-8", recover=True, no_network=True, remove_comments=False, remove_pis=True, default_doctype=False
 )
 _CHECK_EVERY = 4096
+_CELL_END = "\x1f"  # survives whitespace collapsing; becomes a tab at the end
 
 
 def html_to_text(html: str, check: Callable[[], None] | None = None) -> str:
     """Readable text of an HTML document including hidden text; ``check`` is called periodically (deadlines)."""
+    html = html.replace("\x00", "")
     if not html.strip():
         return ""
     try:
@@ -49,7 +51,8 @@ def html_to_text(html: str, check: Callable[[], None] | None = None) -> str:
 def tidy(text: str) -> str:
     """Collapse HTML whitespace: runs of spaces become one, more than one blank line becomes one."""
     lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    return text.replace(f" {_CELL_END}", _CELL_END).replace(f"{_CELL_END} ", _CELL_END).replace(_CELL_END, "\t")
 
 
 def _attribute_text(attrib: dict[str, str] | etree._Attrib) -> list[str]:
@@ -87,7 +90,7 @@ def _lxml_text(html: str, check: Callable[[], None] | None) -> str:
             if closing:
                 tag = node.tag if isinstance(node.tag, str) else ""
                 if tag in _CELL:
-                    out.append("\t")
+                    out.append(_CELL_END)
                 elif tag in _BLOCK:
                     out.append("\n")
                 if node.tail and node is not top:
@@ -138,7 +141,7 @@ class _StdlibText(HTMLParser):
         if tag in _SKIP and self._skip_depth:
             self._skip_depth -= 1
         if tag in _CELL:
-            self.out.append("\t")
+            self.out.append(_CELL_END)
         elif tag in _BLOCK:
             self.out.append("\n")
 

@@ -6,9 +6,11 @@ every header read in the MIME package goes through the helpers here.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import quopri
 import re
 from email import errors, policy
-from email.header import decode_header
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser, BytesParser
 
@@ -16,6 +18,11 @@ from gateway.mime.charset import decode_bytes, fix_surrogates
 
 _FOLD = re.compile(r"\r?\n[ \t]*")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_MAX_PARSED_HEADER = 4096
+_MAX_CONTENT_HEADER = 2048
+_CAPPED_HEADERS = (b"content-type:", b"content-disposition:", b"content-transfer-encoding:")
+_ENCODED_WORD = re.compile(r"=\?([^?\s]{1,64})\?([bBqQ])\?([^?\s]*)\?=")
+_BETWEEN_WORDS = re.compile(r"(\?=)[ \t]+(=\?)")
 
 
 class UnparseableMessageDefect(errors.MessageDefect):
@@ -26,8 +33,20 @@ class MimeNestingTooDeepDefect(errors.MessageDefect):
     """The MIME tree nests deeper than the parser can follow; only headers and raw body were kept."""
 
 
+class OversizedHeaderDefect(errors.MessageDefect):
+    """A Content-* header longer than any real one was cut before parsing (its parser is super-linear)."""
+
+
 def parse_message(raw: bytes) -> EmailMessage:
     """Parse one message; on parser failure keep headers and the body as raw text so nothing escapes scanning."""
+    raw, capped = _cap_content_headers(raw)
+    msg = _parse(raw)
+    if capped:
+        msg.defects.append(OversizedHeaderDefect())
+    return msg
+
+
+def _parse(raw: bytes) -> EmailMessage:
     try:
         msg = BytesParser(policy=policy.default).parsebytes(raw)
     except RecursionError:
@@ -37,6 +56,53 @@ def parse_message(raw: bytes) -> EmailMessage:
     if not isinstance(msg, EmailMessage):  # pragma: no cover - policy.default always builds EmailMessage
         return _fallback(raw, UnparseableMessageDefect())
     return msg
+
+
+def _header_end(raw: bytes, start: int) -> int:
+    """Offset of the newline ending the (folded) header whose value starts at ``start``."""
+    pos = start
+    while True:
+        newline = raw.find(b"\n", pos)
+        if newline == -1:
+            return len(raw)
+        if newline + 1 < len(raw) and raw[newline + 1] in (0x20, 0x09):
+            pos = newline + 1
+            continue
+        return newline
+
+
+def _cap_content_headers(raw: bytes) -> tuple[bytes, bool]:
+    """Cut Content-Type/-Disposition/-Transfer-Encoding values over ``_MAX_CONTENT_HEADER`` bytes.
+
+    The standard library parses these during parsing itself, and 100 KB of parameters or encoded words
+    takes it several seconds; no genuine header is anywhere near the cap. Only the scanned copy is changed.
+    """
+    lower = raw.lower()
+    cuts: list[tuple[int, int]] = []
+    for name in _CAPPED_HEADERS:
+        pos = lower.find(name)
+        while pos != -1:
+            if pos == 0 or raw[pos - 1] in (0x0A, 0x0D):
+                start = pos + len(name)
+                end = _header_end(raw, start)
+                if end - start > _MAX_CONTENT_HEADER:
+                    cuts.append((start, end))
+            pos = lower.find(name, pos + 1)
+    if not cuts:
+        return raw, False
+    out = bytearray()
+    last = 0
+    for start, end in sorted(cuts):
+        if start < last:
+            continue
+        value = raw[start : start + _MAX_CONTENT_HEADER]
+        semicolon = value.rfind(b";")
+        if semicolon > 0:
+            value = value[:semicolon]
+        out += raw[last:start] + value.rstrip(b"\r\n \t") + b"\r"
+        last = end
+    out += raw[last:]
+    return bytes(out), True
 
 
 def _fallback(raw: bytes, defect: errors.MessageDefect) -> EmailMessage:
@@ -64,20 +130,25 @@ def _raw_header(msg: Message, name: str) -> str | None:
     return None
 
 
-def _decode_words(value: str) -> str:
-    """Decode RFC 2047 encoded words by hand, with charset fallback, for values the header classes reject."""
-    value = fix_surrogates(_FOLD.sub(" ", value))
+def _decode_word(match: re.Match[str]) -> str:
+    charset, encoding, payload = match.group(1), match.group(2).lower(), match.group(3)
+    charset = charset.split("*", 1)[0]  # RFC 2231 language suffix
     try:
-        pieces = decode_header(value)
-    except Exception:
-        return value
-    out: list[str] = []
-    for piece, charset in pieces:
-        if isinstance(piece, bytes):
-            out.append(decode_bytes(piece, charset))
+        if encoding == "b":
+            data = base64.b64decode(payload + "=" * (-len(payload) % 4))
         else:
-            out.append(piece)
-    return "".join(out)
+            data = quopri.decodestring(payload.replace("_", " ").encode("ascii", "replace"), header=True)
+    except (ValueError, binascii.Error):
+        return match.group(0)
+    return decode_bytes(data, charset)
+
+
+def _decode_words(value: str) -> str:
+    """Decode RFC 2047 encoded words with charset fallback, in linear time, for values the header classes
+    reject or would take too long over."""
+    value = fix_surrogates(_FOLD.sub(" ", value))
+    value = _BETWEEN_WORDS.sub(r"\1\2", value)  # whitespace between adjacent encoded words is not text
+    return _ENCODED_WORD.sub(_decode_word, value)
 
 
 def header_text(msg: Message, name: str) -> str:
@@ -87,7 +158,8 @@ def header_text(msg: Message, name: str) -> str:
         return ""
     text: str | None = None
     # 8-bit bytes arrive as surrogates; the header classes would turn them into U+FFFD, so decode them ourselves.
-    if not any("\ud800" <= ch <= "\udfff" for ch in raw):
+    # Long values skip the header classes too: their parser is super-linear (20,000 encoded words take seconds).
+    if len(raw) <= _MAX_PARSED_HEADER and not any("\ud800" <= ch <= "\udfff" for ch in raw):
         try:
             value = msg.get(name)
             text = None if value is None else str(value)

@@ -31,11 +31,46 @@ _AES_METHOD = 99
 _READ_ERRORS = (zipfile.BadZipFile, zlib.error, NotImplementedError, OSError, EOFError, ValueError, RuntimeError)
 
 
+def declared_entries(data: bytes) -> int | None:
+    """Entry count from the end-of-central-directory record (zip64 aware), read without parsing the directory."""
+    tail_start = max(0, len(data) - (1 << 16) - 22)
+    eocd = data.rfind(b"PK\x05\x06", tail_start)
+    if eocd == -1 or eocd + 22 > len(data):
+        return None
+    (count,) = struct.unpack_from("<H", data, eocd + 10)
+    if count != 0xFFFF:
+        return int(count)
+    locator = eocd - 20
+    if locator < 0 or data[locator : locator + 4] != b"PK\x06\x07":
+        return None
+    (offset,) = struct.unpack_from("<Q", data, locator + 8)
+    if offset + 56 > len(data) or data[offset : offset + 4] != b"PK\x06\x06":
+        return None
+    (count64,) = struct.unpack_from("<Q", data, offset + 32)
+    return int(count64)
+
+
+def too_many_entries(data: bytes, limits: ExtractionLimits) -> bool:
+    """Directories far past the member limit are refused unparsed: ``zipfile`` builds an object per entry."""
+    count = declared_entries(data)
+    return count is not None and count > max(10 * limits.max_archive_members, 10_000)
+
+
 def open_zip(data: bytes, limits: ExtractionLimits) -> zipfile.ZipFile:
     """A ``ZipFile`` over ``data`` whose directory passed the bomb checks; raises corrupt/limit otherwise."""
+    if too_many_entries(data, limits):
+        raise LimitExceeded(f"archive members > {limits.max_archive_members}")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, struct.error) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        OSError,
+        ValueError,
+        EOFError,
+        struct.error,
+    ) as exc:
         raise CorruptContent(f"zip unreadable ({type(exc).__name__})") from exc
     try:
         check_structure(archive.infolist(), data, limits)

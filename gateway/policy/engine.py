@@ -254,13 +254,14 @@ def resolve_smime(
     have_cert: Callable[[str], bool],
     policy: PolicyConfig,
 ) -> Decision:
-    """Settle an S/MIME decision once certificates are known: unchanged when every external recipient has a
-    usable certificate, else the configured fallback (another encrypt mode, or quarantine / reject with the
-    no-certificate reason added). Internal recipients are not checked: whether they get the enveloped copy
-    is the relay's choice. Pure: ``have_cert`` is the only window on the certificate store."""
+    """Settle an S/MIME decision once certificates are known: unchanged when every recipient has a usable
+    certificate, else the configured fallback (another encrypt mode, or quarantine / reject with the
+    no-certificate reason added). Every recipient counts, internal ones too: the relay sends one enveloped
+    copy to the whole envelope, and a recipient without a certificate could not read it. Pure:
+    ``have_cert`` is the only window on the certificate store."""
     if decision.action is not Action.ENCRYPT or decision.encrypt_mode != "smime":
         return decision
-    if all(have_cert(r.address) for r in facts.external_recipients):
+    if all(have_cert(r.address) for r in facts.recipients):
         return decision
     fallback = policy.encrypt.smime.fallback
     if fallback in ("subject_tag", "smarthost"):

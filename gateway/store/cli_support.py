@@ -104,6 +104,8 @@ def make_cli_upstream(cfg: Config) -> Upstream:
 
 def run_with_store(args: argparse.Namespace, body: Callable[[Config, Store], Awaitable[int]]) -> int:
     """Load config, open the store, run ``body``; store errors print one line and exit 1."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from gateway.config import load
     from gateway.store.core import Store
 
@@ -124,6 +126,11 @@ def run_with_store(args: argparse.Namespace, body: Callable[[Config, Store], Awa
         return 1
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, SQLAlchemyError) as exc:
+        # Driver messages can quote SQL parameters (addresses): name the failure class only.
+        print(f"error: database unavailable or failing ({exc.__class__.__name__}); see the store.url setting",
+              file=sys.stderr)
         return 1
 
 

@@ -78,6 +78,7 @@ def test_counts_by_action_rule_clause_and_class() -> None:
     assert d.monitor_incidents == 1
     assert {e.entity: (e.messages, e.findings) for e in d.by_entity}["PERSON"] == (6, 12)
     assert {c.key: c.count for c in d.by_recipient_class} == {"freemail": 6, "internal": 6}
+    assert {c.key: c.count for c in d.by_detector}["NhsRecognizer"] == 6
 
 
 def test_open_items_with_age_and_time_left() -> None:
@@ -125,7 +126,7 @@ def test_rendered_digest_has_counts_and_no_content(tmp_path: Path) -> None:
     d = build_digest(organisation="Cafcass", day=DAY, tz=LONDON, now=NOW, incidents=incidents, held=held_items,
                      breaches=breaches)
     rendered = render_digest(cfg, d)
-    assert rendered.subject == "Cafcass email DLP digest for Tuesday 10 March 2026 - 1 potential breach open"
+    assert rendered.subject == "Cafcass DLP digest for Tue 10 Mar 2026 - 1 potential breach open"
     for part in (rendered.text, rendered.html):
         assert_no_secrets(part, "digest")
         assert "INC-2026-000004" in part and "someone@gmail.com" in part and "report.pdf" in part

@@ -247,13 +247,14 @@ def test_decide_is_pure() -> None:
     ],
 )
 def test_resolve_smime_fallback(fallback: str, action: Action, mode: str | None) -> None:
-    """With S/MIME and no certificate for an external recipient, the configured fallback decides."""
+    """With S/MIME and any recipient (internal too) lacking a certificate, the configured fallback decides."""
     policy = with_mode("smime", fallback=fallback)
     fx = facts(INTERNAL, EXTERNAL, protective_marking=True)
     d = decide(fx, policy)
     assert d.action is Action.ENCRYPT and d.encrypt_mode == "smime"
     assert resolve_smime(d, fx, lambda a: True, policy) == d
     assert resolve_smime(d, fx, lambda a: a.endswith("cafcass.gov.uk"), policy).action is action
+    assert resolve_smime(d, fx, lambda a: not a.endswith("cafcass.gov.uk"), policy).action is action
     out = resolve_smime(d, fx, lambda a: False, policy)
     assert out.encrypt_mode == mode
     if action is not Action.ENCRYPT:

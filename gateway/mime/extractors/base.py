@@ -44,9 +44,7 @@ class Walker(Protocol):
     ) -> None:
         """Sniff and read one file found inside another (archive member, message attachment, embedded file)."""
 
-    def unreadable_member(
-        self, *, location: str, name: str, size: int, reason: UnscannableReason, detail: str
-    ) -> None:
+    def unreadable_member(self, *, location: str, name: str, size: int, reason: UnscannableReason, detail: str) -> None:
         """Record a member that is listed but cannot be read (encrypted entry, over a limit)."""
 
     def extract_message(self, msg: EmailMessage, *, prefix: str, depth: int) -> None:

@@ -21,20 +21,43 @@ from gateway.mime.guards import CorruptContent, Deadline
 _SKIP_PART = re.compile(
     r"(^\[content_types\]\.xml$|\.rels$|(^|/)(styles|styleswitheffects|settings|fonttable|websettings|numbering"
     r"|presprops|viewprops|tablestyles|calcchain|commentsids|commentsextended|commentsextensible)\.xml$"
-    r"|/theme/|^customxml/itemprops\d*\.xml$)",
+    r"|/theme/|^customxml/itemprops\d*\.xml$"
+    # Slide masters and layouts hold template prompts ("Click to edit Master title style") and sample dates.
+    r"|^ppt/(slidemasters|slidelayouts|notesmasters|handoutmasters)/)",
     re.I,
 )
 _TEXT_PART = re.compile(r"\.(xml|vml)$", re.I)
+# Only the properties a person writes; counters, dates and the application name are left out.
+_PROPERTY_FIELDS: dict[str, frozenset[str] | None] = {
+    "docprops/app.xml": frozenset({"Company", "Manager", "HyperlinkBase"}),
+    "docprops/core.xml": frozenset(
+        {
+            "title",
+            "subject",
+            "creator",
+            "keywords",
+            "description",
+            "lastModifiedBy",
+            "category",
+            "contentStatus",
+            "identifier",
+        }
+    ),
+}
+_HEADER_CODES = re.compile(r'&(?:"[^"]*"|K[0-9A-Fa-f]{6}|\d+|[LCRPNDTFAGBISUXYEZO])')
 
 DOCUMENT_SPEC = XmlTextSpec(
     text_tags=frozenset({"t", "delText", "instrText", "delInstrText", "text"}),
-    line_tags=frozenset({"p", "si", "comment"}),
+    line_tags=frozenset({"p", "si", "comment", "tr"}),
     cell_tags=frozenset({"tc"}),
     break_tags=frozenset({"br", "cr"}),
     tab_tags=frozenset({"tab"}),
     attr_tags=frozenset({"docPr", "cNvPr"}),
 )
-MIXED_SPEC = XmlTextSpec(line_tags=frozenset({"p", "div", "br", "property"}))
+MIXED_SPEC = XmlTextSpec(
+    line_tags=frozenset({"p", "div", "br", "property"}),
+    skip_tags=frozenset({"ClientData", "shapetype", "formulas", "path", "stroke"}),  # anchors and geometry
+)
 PIVOT_SPEC = XmlTextSpec(
     text_tags=frozenset({"__none__"}),
     line_tags=frozenset({"r"}),
@@ -46,7 +69,7 @@ PIVOT_SPEC = XmlTextSpec(
 def _part_spec(name: str) -> Callable[[Package, str], str]:
     lower = name.lower()
     if lower.startswith("docprops/"):
-        return lambda pkg, part: pkg.properties(part)
+        return lambda pkg, part: pkg.properties(part, _PROPERTY_FIELDS.get(lower))
     if lower.endswith(".vml") or lower.startswith("customxml/"):
         return lambda pkg, part: pkg.text(part, MIXED_SPEC)
     if "/pivotcache/" in lower:
@@ -103,7 +126,6 @@ _PPTX_ORDER = [
     (re.compile(r"^ppt/slides/"), 0),
     (re.compile(r"^ppt/notesSlides/"), 1),
     (re.compile(r"^ppt/comments/"), 2),
-    (re.compile(r"^ppt/(slideMasters|slideLayouts|notesMasters|handoutMasters)/"), 80),
     (re.compile(r"^docProps/"), 90),
 ]
 
@@ -352,13 +374,11 @@ class _SheetTarget:
     def close(self) -> str:
         if self.row:
             self.lines.append("\t".join(self.row))
-        footer = "".join(self.footer).strip()
+        footer = _HEADER_CODES.sub(" ", "".join(self.footer)).strip()
         return "\n".join(self.lines) + ("\n" + footer if footer else "")
 
 
-def _sheet_text(
-    data: bytes, shared: list[str], date_styles: frozenset[int], date1904: bool, deadline: Deadline
-) -> str:
+def _sheet_text(data: bytes, shared: list[str], date_styles: frozenset[int], date1904: bool, deadline: Deadline) -> str:
     target = _SheetTarget(shared, date_styles, date1904, deadline)
     parser = etree.XMLParser(
         target=target, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=True

@@ -45,8 +45,10 @@ def _as_text(value: Any) -> str:
 def _bodies(prefix: str, plain: str, html: str, rtf: bytes | None, ctx: Context) -> None:
     if plain.strip():
         ctx.sink.add_text(f"{prefix}body", plain, "body")
-    if html.strip():
-        ctx.sink.add_text(f"{prefix}body.html", html_to_text(html, ctx.deadline.check), "body")
+    html_text = html_to_text(html, ctx.deadline.check) if html.strip() else ""
+    # Outlook items often carry an HTML body generated from the plain one; scanning it twice adds nothing.
+    if html_text and html_text != plain.strip():
+        ctx.sink.add_text(f"{prefix}body.html", html_text, "body")
     if not plain.strip() and not html.strip() and rtf:
         ctx.sink.add_text(f"{prefix}body", rtf_bytes_to_text(rtf), "body")
 

@@ -42,8 +42,8 @@ class Package:
     def text(self, name: str, spec: XmlTextSpec) -> str:
         return xml_text(self.read(name), spec, self.ctx.deadline)
 
-    def properties(self, name: str) -> str:
-        return properties_text(self.read(name))
+    def properties(self, name: str, fields: frozenset[str] | None = None) -> str:
+        return properties_text(self.read(name), fields)
 
     def any_encrypted(self) -> bool:
         return any(is_encrypted(info) for info in self.infos.values())
@@ -67,8 +67,8 @@ def open_package(item: Item, ctx: Context) -> Iterator[Package]:
         archive.close()
 
 
-def properties_text(data: bytes) -> str:
-    """Document properties as ``name: value`` lines; custom properties are labelled by their ``name``."""
+def properties_text(data: bytes, fields: frozenset[str] | None = None) -> str:
+    """Document properties as ``name: value`` lines (only ``fields`` when given); custom ones by their ``name``."""
     root = xml_root(data)
     lines: list[str] = []
     for element in root.iter():
@@ -79,7 +79,8 @@ def properties_text(data: bytes) -> str:
             continue
         parent = element.getparent()
         label = parent.get("name") if parent is not None and parent.get("name") else local_name(element.tag)
-        lines.append(f"{label}: {value}")
+        if fields is None or label in fields:
+            lines.append(f"{label}: {value}")
     return "\n".join(lines)
 
 

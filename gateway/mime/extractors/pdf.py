@@ -37,6 +37,8 @@ def _pdf(item: Item, ctx: Context) -> None:
         raise CorruptContent("pdf unreadable") from exc
     try:
         _read(pdf, item, ctx)
+    except pdfium.PdfiumError as exc:
+        raise CorruptContent("pdf page unreadable") from exc
     finally:
         pdf.close()
 

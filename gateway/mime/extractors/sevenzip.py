@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import lzma
+import zlib
 
 import py7zr
 from py7zr.exceptions import ArchiveError, DecompressionBombError, PasswordRequired
@@ -13,7 +15,10 @@ from gateway.mime.filetype import guess_type_from_name
 from gateway.mime.guards import CorruptContent, EncryptedContent, LimitExceeded, ratio_detail, ratio_exceeded
 from gateway.mime.names import clean_member_path
 
-_ERRORS = (ArchiveError, OSError, EOFError, ValueError, KeyError, IndexError, TypeError, AttributeError)
+_ERRORS = (
+    ArchiveError, lzma.LZMAError, OSError, EOFError, ValueError, KeyError, IndexError, TypeError, AttributeError,
+    NotImplementedError, zlib.error,
+)  # fmt: skip
 
 
 def _sevenzip(item: Item, ctx: Context) -> None:

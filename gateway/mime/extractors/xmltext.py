@@ -14,6 +14,8 @@ from lxml import etree
 from gateway.mime.guards import CorruptContent, Deadline
 
 _BLOCK = 1 << 16
+_BEFORE_TAB = re.compile(r" +\t")
+_LINE_END = re.compile(r"[ \t]+\n")
 # Office parts never carry a DTD; dropping it means no entity is ever expanded (libxml2 expands internal
 # entities for target parsers even with resolve_entities=False).
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>", re.S | re.I)
@@ -47,6 +49,7 @@ class _Target:
         self.out: list[str] = []
         self.text_depth = 0
         self.skip_depth = 0
+        self.cell_depth = 0
 
     def start(self, tag: str, attrib: dict[str, str]) -> None:
         if not isinstance(tag, str):
@@ -58,6 +61,8 @@ class _Target:
             return
         if local in spec.text_tags:
             self.text_depth += 1
+        if local in spec.cell_tags:
+            self.cell_depth += 1
         if local in spec.break_tags:
             self.out.append("\n")
         elif local in spec.tab_tags:
@@ -78,17 +83,20 @@ class _Target:
         local = local_name(tag)
         if local in self.spec.text_tags:
             self.text_depth -= 1
-        if local in self.spec.line_tags:
-            self.out.append("\n")
-        elif local in self.spec.cell_tags:
+        if local in self.spec.cell_tags:
+            self.cell_depth -= 1
             self.out.append("\t")
+        elif local in self.spec.line_tags:
+            # Paragraphs inside a table cell stay on the row's line, so a row reads "label<TAB>value".
+            self.out.append(" " if self.cell_depth > 0 else "\n")
 
     def data(self, text: str) -> None:
         if not self.skip_depth and (self.mixed or self.text_depth > 0):
             self.out.append(text)
 
     def close(self) -> str:
-        return "".join(self.out)
+        # Cell and paragraph separators leave " \t" and "\t\n" behind; a row should read "a\tb\n".
+        return _LINE_END.sub("\n", _BEFORE_TAB.sub("\t", "".join(self.out)))
 
 
 def xml_text(data: bytes, spec: XmlTextSpec, deadline: Deadline) -> str:

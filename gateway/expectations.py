@@ -1,0 +1,59 @@
+"""Runs sample messages against their expected outcomes (``samples/policy/expectations.yaml``).
+
+Used by ``dlpgate check-config`` and the test suite: a policy edit that changes how its own examples are
+judged is caught before it goes live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gateway.config import Config
+from gateway.config_errors import ConfigError, read_yaml
+
+
+@dataclass(frozen=True)
+class Expectation:
+    file: str
+    decision: str
+    rules: tuple[str, ...]
+
+
+def load_expectations(folder: Path) -> list[Expectation]:
+    path = folder / "expectations.yaml"
+    data: Any = read_yaml(path)
+    items = data.get("samples") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise ConfigError.one(path, "samples", "a list of {file, decision, rules}")
+    out = []
+    for n, item in enumerate(items):
+        if not isinstance(item, dict) or "file" not in item or "decision" not in item:
+            raise ConfigError.one(path, f"samples.{n}", "needs file and decision")
+        out.append(Expectation(str(item["file"]), str(item["decision"]), tuple(item.get("rules") or ())))
+    return out
+
+
+def check_expectations(cfg: Config, folder: Path) -> list[str]:
+    """One line per sample whose decision or deciding rules differ from what is expected."""
+    from gateway.commands.scan import envelope_from_headers
+    from gateway.runtime import load_certificates, policy_decision
+    from gateway.scan import Scanner
+
+    scanner = Scanner.from_config(cfg)
+    certs = load_certificates(cfg)
+    problems = []
+    for exp in load_expectations(folder):
+        raw = (folder / exp.file).read_bytes()
+        sender, rcpts = envelope_from_headers(raw)
+        facts = scanner.scan(raw, sender, rcpts)
+        decision = policy_decision(cfg, facts, certs)
+        deciding = sorted({h.rule_id for h in decision.hits if h.action == decision.action})
+        if decision.action.label != exp.decision or deciding != sorted(exp.rules):
+            problems.append(
+                f"{exp.file}: expected {exp.decision} {sorted(exp.rules)}, got {decision.action.label} {deciding} "
+                f"(sensitivity {facts.sensitivity.label}, entities "
+                f"{sorted({f.entity for f in facts.findings})})"
+            )
+    return problems
