@@ -131,16 +131,17 @@ class App:
         self._start_background()
 
     def _start_background(self) -> None:
-        """Digest scheduler and metrics endpoint, when their modules and settings are present."""
+        """Digest/retention scheduler and the metrics endpoint."""
         from gateway.digest import run_digest_scheduler
 
         assert self.upstream is not None
-        if self.cfg.gateway.digest.enabled:
-            self._tasks.append(
-                asyncio.get_running_loop().create_task(
-                    run_digest_scheduler(self.cfg, self.store, self.upstream, self._stopped)
-                )
+        # Always run: besides the digest (which it skips when digest.enabled is off) it retries alerts and
+        # purges expired quarantine.
+        self._tasks.append(
+            asyncio.get_running_loop().create_task(
+                run_digest_scheduler(self.cfg, self.store, self.upstream, self._stopped)
             )
+        )
         if self.cfg.gateway.metrics.listen:
             from gateway.metrics import MetricsServer
 

@@ -49,6 +49,9 @@ def add_config_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from gateway.logging import configure_logging
+
+    configure_logging(json=True)  # logs go to stderr, never into a command's stdout (scan --json)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -400,6 +400,23 @@ class Gen:
                                  "RE: Contract renewal", "Heating", "Office closure"])
         return self.record(f"benign-{idx:04d}", "benign", sname, saddr, [("subject", subject, [])], b, "none")
 
+    def address_change(self, idx: int) -> dict[str, Any]:
+        """A name and a home address with no role word and no identifier: only NER can link them."""
+        sname, saddr, role, org = self.external()
+        b = Builder("body")
+        self.greeting(b, self.name())
+        person = self.name()
+        b.add(self.r.choice(["Please note that ", "Just to let you know, ", "For your records, ", ""]))
+        b.add(person, "PERSON")
+        b.add(self.r.choice([" has moved to ", " is now living at ", " now lives at ", "'s new address is "]))
+        self.add_address(b)
+        b.add(self.r.choice([". Please update your records.", " from next Monday.", ". Correspondence should go there "
+                             "from now on."]))
+        self.signature(b, sname, role, org, False)
+        return self.record(f"address-{idx:04d}", "address_change", sname, saddr,
+                           [("subject", self.r.choice(["Change of address", "Update", "Records"]), [])], b,
+                           "personal")
+
     def near_miss(self, idx: int) -> dict[str, Any]:
         sname, saddr, role = self.staff()
         b = Builder("body")
@@ -711,6 +728,7 @@ def main() -> None:
     ap.add_argument("--near-miss", type=int, default=40)
     ap.add_argument("--threads", type=int, default=24)
     ap.add_argument("--evasions", type=int, default=20)
+    ap.add_argument("--address-changes", type=int, default=16)
     args = ap.parse_args()
     g = Gen(args.seed)
     records: list[dict[str, Any]] = []
@@ -718,6 +736,7 @@ def main() -> None:
     records += [g.casework(i, special=False) for i in range(args.casework)]
     records += [g.casework(i, special=True) for i in range(args.special)]
     records += [g.near_miss(i) for i in range(args.near_miss)]
+    records += [g.address_change(i) for i in range(args.address_changes)]
     for i in range(args.threads):
         base = g.casework(1000 + i, special=g.r.random() < 0.3) if i % 3 else g.benign(1000 + i)
         records += g.thread(i, base, g.r.randint(2, 4))

@@ -71,5 +71,5 @@ class UkStreetAddressRecognizer(PatternRecognizer):
             patterns=patterns_from_config(patterns) or _address_patterns(street_types or DEFAULT_STREET_TYPES),
             context=context or list(self.CONTEXT),
             supported_language=supported_language,
-            name=name,
+            name=name or type(self).__name__,
         )

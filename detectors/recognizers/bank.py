@@ -33,6 +33,8 @@ DEFAULT_CONTEXT = [
 class UkBankAccountRecognizer(LocalRecognizer):
     """``UK_BANK_ACCOUNT``: sort code (12-34-56, or six digits after "sort code") with an 8-digit account."""
 
+    name: str
+
     def __init__(
         self,
         supported_language: str = "en",
@@ -54,7 +56,7 @@ class UkBankAccountRecognizer(LocalRecognizer):
             supported_entities=[supported_entity],
             supported_language=supported_language,
             context=words,
-            name=name,
+            name=name or type(self).__name__,
         )
 
     def load(self) -> None:

@@ -67,6 +67,8 @@ def _context_regex(words: list[str]) -> regex.Pattern[str]:
 class DateOfBirthRecognizer(LocalRecognizer):
     """``DATE_OF_BIRTH``: dd/mm/yyyy, 1 March 2015, March 1st 2015, 2015-03-01 with birth context."""
 
+    name: str
+
     def __init__(
         self,
         supported_language: str = "en",
@@ -87,7 +89,7 @@ class DateOfBirthRecognizer(LocalRecognizer):
             supported_entities=[supported_entity],
             supported_language=supported_language,
             context=context or list(DEFAULT_CONTEXT),
-            name=name,
+            name=name or type(self).__name__,
         )
 
     def load(self) -> None:

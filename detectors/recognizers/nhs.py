@@ -24,7 +24,8 @@ class UkNhsRecognizer(NhsRecognizer):
     PATTERNS = [  # noqa: RUF012 - Presidio's convention: class-level defaults
         Pattern("NHS (3-3-4 grouped)", rf"{_LEFT}\d{{3}}{_SEP}\d{{3}}{_SEP}\d{{4}}{_RIGHT}", 0.85),
         Pattern("NHS (digits spaced apart)", rf"{_LEFT}\d(?:{_SEP}\d){{9}}{_RIGHT}", 0.85),
-        Pattern("NHS (ten digits)", rf"{_LEFT}\d{{10}}{_RIGHT}", 0.3),
+        # any other layout, a bare run of ten digits included: needs context
+        Pattern("NHS (ten digits, any layout)", rf"{_LEFT}\d(?:{_SEP}?\d){{9}}{_RIGHT}", 0.3),
     ]
     CONTEXT = [  # noqa: RUF012
         "nhs",
@@ -51,10 +52,10 @@ class UkNhsRecognizer(NhsRecognizer):
             supported_language=supported_language,
             supported_entity=supported_entity,
             replacement_pairs=[("-", ""), (" ", ""), (".", ""), ("/", "")],
-            name=name,
+            name=name or type(self).__name__,
         )
 
-    def validate_result(self, pattern_text: str) -> bool | None:
+    def validate_result(self, pattern_text: str) -> bool | None:  # type: ignore[override]
         """False drops the match; None keeps the pattern's own score (the layout evidence)."""
         digits = "".join(c for c in pattern_text if c.isdigit())
         if len(digits) != 10 or len(set(digits)) == 1:

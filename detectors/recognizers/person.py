@@ -72,6 +72,8 @@ def _alternation(words: list[str]) -> str:
 class _NameRecognizer(LocalRecognizer):
     """Shared trimming: a name never starts or ends with a common word (``Thanks Jane``, ``Jane Smith Said``)."""
 
+    name: str
+
     score: float = 0.7
     explanation = "name"
 
@@ -100,7 +102,7 @@ class _NameRecognizer(LocalRecognizer):
         super().__init__(
             supported_entities=[supported_entity],
             supported_language=supported_language,
-            name=name,
+            name=name or type(self).__name__,
         )
 
     def build_patterns(self) -> list[Rule]:  # pragma: no cover - overridden
@@ -213,7 +215,7 @@ class TitledNameRecognizer(_NameRecognizer):
             supported_language, supported_entity, common_words_file, score, name, organisation_words_file, places_file
         )
 
-    def build_patterns(self) -> list[tuple[Trigger, regex.Pattern[str]]]:
+    def build_patterns(self) -> list[Rule]:
         possessed = _alternation(POSSESSED)
         self._titles_set = frozenset(self.titles.strip("(?:)").split("|"))
         self._trigger_words = {w: (LABEL,) for w in ("name", "surname", "forename", "forenames", "aka", "known")}
@@ -271,7 +273,7 @@ class FamilyRoleNameRecognizer(_NameRecognizer):
             supported_language, supported_entity, common_words_file, score, name, organisation_words_file, places_file
         )
 
-    def build_patterns(self) -> list[regex.Pattern[str]]:
+    def build_patterns(self) -> list[Rule]:
         roles = _alternation(self.roles)
         glue = r"(?:[ \t]*[:\-–,][ \t]*|[ \t]+(?i:is|was|called|named|being)[ \t]+|[ \t]+)"
         # anchored at the role word itself (determiners before it need not be matched)

@@ -42,6 +42,8 @@ def _classify(candidate: str, region: str) -> int:
 class UkPhoneRecognizer(LocalRecognizer):
     """``PHONE_NUMBER``: UK national numbers and international numbers with a ``+``/``00`` prefix."""
 
+    name: str
+
     CONTEXT = [  # noqa: RUF012
         "phone",
         "telephone",
@@ -74,7 +76,7 @@ class UkPhoneRecognizer(LocalRecognizer):
             supported_entities=[supported_entity],
             supported_language=supported_language,
             context=context or list(self.CONTEXT),
-            name=name,
+            name=name or type(self).__name__,
         )
 
     def load(self) -> None:

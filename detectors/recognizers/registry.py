@@ -73,7 +73,7 @@ def load_spacy(settings: DetectorsSettings, path: Path) -> tuple[Any, Any]:
         models=[m.model_dump() for m in nlp_conf.models],
         ner_model_configuration=NerModelConfiguration(**ner_conf),
     )
-    engine.nlp = loaded
+    engine.nlp = loaded  # type: ignore[assignment]
     return engine, loaded[settings.supported_languages[0]]
 
 
@@ -129,7 +129,11 @@ def build_engine(settings: DetectorsSettings, path: Path) -> tuple[Any, Any | No
         nlp_enabled = False
     try:
         recognizers = list(
-            RecognizerListLoader.get(entries, reg.supported_languages or languages, reg.global_regex_flags)
+            RecognizerListLoader.get(
+                entries,  # type: ignore[arg-type]  # Presidio annotates a dict, passes a list
+                reg.supported_languages or languages,
+                reg.global_regex_flags,
+            )
         )
     except (ValueError, TypeError, OSError) as exc:
         raise ConfigError(ConfigProblem(str(path), "recognizer_registry.recognizers", str(exc))) from None

@@ -32,6 +32,8 @@ def topic_of(path: Path) -> str:
 class SpecialCategoryRecognizer(LocalRecognizer):
     """``SPECIAL_CATEGORY``: topic phrases (domestic abuse, sexual abuse, mental health, self-harm ...)."""
 
+    name: str
+
     def __init__(
         self,
         phrase_files: list[str] | None = None,
@@ -57,7 +59,7 @@ class SpecialCategoryRecognizer(LocalRecognizer):
         super().__init__(
             supported_entities=[supported_entity],
             supported_language=supported_language,
-            name=name,
+            name=name or type(self).__name__,
         )
 
     def load(self) -> None:
