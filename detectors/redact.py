@@ -12,7 +12,7 @@ _ALNUM = re.compile(r"[0-9A-Za-z]")
 
 
 def _digits(text: str) -> str:
-    return "".join(c for c in text if c.isdigit())
+    return "".join(str(int(c)) for c in text if c.isdigit() and c.isdecimal())
 
 
 def _alnum(text: str) -> str:
@@ -68,7 +68,10 @@ def redact(entity: str, text: str) -> str:
     if entity == "UK_STREET_ADDRESS":
         m = re.search(r"([A-Za-z]{1,2}\d[A-Za-z\d]?)\s*\d[A-Za-z]{2}\s*$", text)
         return f"[address] {m.group(1).upper()} ***" if m else "[address]"
-    if entity in ("CREDIT_CARD", "IBAN_CODE", "UK_BANK_ACCOUNT", "UK_PASSPORT", "UK_DRIVING_LICENCE"):
+    if entity == "UK_BANK_ACCOUNT":
+        d = _digits(text)
+        return f"**-**-** ****{d[-4:]}" if len(d) >= 10 else "**-**-** ********"
+    if entity in ("CREDIT_CARD", "IBAN_CODE", "UK_PASSPORT", "UK_DRIVING_LICENCE"):
         prefix = text[:2].upper() if entity == "IBAN_CODE" else ""
         masked = _mask_keep_last(text, 4 if entity != "UK_PASSPORT" else 2)
         return prefix + masked[len(prefix):] if prefix else masked
