@@ -30,7 +30,7 @@ if hasattr(os, "sched_setaffinity"):
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from accuracy import (  # noqa: E402
+from accuracy import (
     ROOT,
     Score,
     build_stock,
@@ -42,11 +42,13 @@ from accuracy import (  # noqa: E402
     word_count,
 )
 
-from detectors.content import ContentDetector  # noqa: E402
-from detectors.sensitivity import assess_sensitivity  # noqa: E402
+from detectors.content import ContentDetector
+from detectors.sensitivity import assess_sensitivity
 
 
-def run_dlpgate(detector: ContentDetector, corpus: list[dict], entities: set[str], mode: str) -> tuple[float, Score, int]:
+def run_dlpgate(
+    detector: ContentDetector, corpus: list[dict], entities: set[str], mode: str
+) -> tuple[float, Score, int]:
     score = Score()
     protected_hits = 0
     detector.cache = type(detector.cache)(detector.settings.cache_size if mode != "cold" else 0)

@@ -206,7 +206,7 @@ class Gen:
 
     # ---- values
     def name(self) -> str:
-        loc = self.r.choices([l for l, _ in NAME_LOCALES], [w for _, w in NAME_LOCALES])[0]
+        loc = self.r.choices([lc for lc, _ in NAME_LOCALES], [w for _, w in NAME_LOCALES])[0]
         f = self.fakers[loc]
         for _ in range(10):
             first, last = f.first_name(), f.last_name()
@@ -256,7 +256,8 @@ class Gen:
     def postcode(self, area: str | None = None) -> str:
         area = area or self.r.choice(TOWNS)[1]
         district = str(self.r.randint(1, 28 if len(area) == 2 else 20))
-        return f"{area}{district} {self.r.randint(0, 9)}{self.r.choice(POSTCODE_INWARD)}{self.r.choice(POSTCODE_INWARD)}"
+        inward = f"{self.r.randint(0, 9)}{self.r.choice(POSTCODE_INWARD)}{self.r.choice(POSTCODE_INWARD)}"
+        return f"{area}{district} {inward}"
 
     def phone(self, mobile: bool | None = None) -> str:
         mobile = self.r.random() < 0.6 if mobile is None else mobile
@@ -382,7 +383,8 @@ class Gen:
         body = self.r.choice(BENIGN_BODIES)
         third = self.name()
         b.template(body, {"date": (self.some_date(), None), "po": (str(self.r.randint(4500000000, 4599999999)), None),
-                          "ref": ("".join(self.r.choices(string.ascii_uppercase, k=2)) + str(self.r.randint(10**7, 10**8)), None),
+                          "ref": ("".join(self.r.choices(string.ascii_uppercase, k=2))
+                                  + str(self.r.randint(10**7, 10**8)), None),
                           "third": (third, "PERSON")})
         if self.r.random() < 0.5:
             b.add("\n\n")
@@ -433,9 +435,8 @@ class Gen:
 
     def casework(self, idx: int, special: bool) -> dict[str, Any]:
         sname, saddr, role = self.staff()
-        rname, _raddr, rrole, rorg = self.external()
+        rname, _raddr, _rrole, _rorg = self.external()
         child = self.name()
-        child_last = child.split()[-1]
         mother = self.name()
         father = self.name()
         case_no = self.case_number() if self.r.random() < 0.7 else None
@@ -516,8 +517,9 @@ class Gen:
             b.add(".\n")
             strong = True
         if self.r.random() < 0.3:
-            b.add(f"Father's email is ")
-            em = f"{father.split()[0].lower()}{self.r.randint(1, 99)}@{self.r.choice(['gmail.com', 'outlook.com', 'yahoo.co.uk'])}"
+            b.add("Father's email is ")
+            domain = self.r.choice(["gmail.com", "outlook.com", "yahoo.co.uk"])
+            em = f"{father.split()[0].lower()}{self.r.randint(1, 99)}@{domain}"
             em = "".join(c for c in em if c.isascii())
             b.add(em, "EMAIL_ADDRESS")
             b.add(".\n")
@@ -547,8 +549,6 @@ class Gen:
                                       None)})
                 # "Mr Surname" is a person reference
                 has_special = True
-            for lab in b.labels:
-                pass
         b.add("\n")
         # an extra named person by title
         if self.r.random() < 0.3:

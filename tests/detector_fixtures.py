@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,16 @@ DETECTORS_YAML = ROOT / "config" / "detectors.yaml"
 ORG_DOMAINS = ("cafcass.gov.uk",)
 
 
+@lru_cache(maxsize=1)
+def shared_detector() -> ContentDetector:
+    """The shipped config/detectors.yaml, built once per process (loading spaCy takes seconds)."""
+    return ContentDetector.from_file(DETECTORS_YAML, org_domains=ORG_DOMAINS)
+
+
 @pytest.fixture(scope="session")
 def content_detector() -> ContentDetector:
-    """The shipped config/detectors.yaml, built once (loading spaCy takes seconds)."""
-    return ContentDetector.from_file(DETECTORS_YAML, org_domains=ORG_DOMAINS)
+    """Session fixture over ``shared_detector`` (for a conftest that wants to offer it to every test)."""
+    return shared_detector()
 
 
 def found(detector: ContentDetector, text: str) -> list[tuple[str, str]]:

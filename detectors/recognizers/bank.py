@@ -12,7 +12,9 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 _SORT_CODE = regex.compile(r"(?<![\d\-./])(\d{2})[ \t]?([\-–. ])[ \t]?(\d{2})[ \t]?\2[ \t]?(\d{2})(?![\d]|[\-./]\d)")
 _SORT_CODE_PLAIN = regex.compile(r"(?<![\d\-./])\d{6}(?![\d]|[\-./]\d)")
-_ACCOUNT = regex.compile(r"(?<![\d\-./])(?:\d{8}|\d{4}[ \t\-]\d{4}|\d{2}[ \t\-]\d{2}[ \t\-]\d{2}[ \t\-]\d{2})(?![\d]|[\-./]\d)")
+_ACCOUNT = regex.compile(
+    r"(?<![\d\-./])(?:\d{8}|\d{4}[ \t\-]\d{4}|\d{2}[ \t\-]\d{2}[ \t\-]\d{2}[ \t\-]\d{2})(?![\d]|[\-./]\d)"
+)
 
 DEFAULT_CONTEXT = [
     "sort code",
@@ -79,7 +81,7 @@ class UkBankAccountRecognizer(LocalRecognizer):
         for s_start, s_end in sorted(sorts):
             best: tuple[int, int] | None = None
             for a_start, a_end in accounts:
-                if (a_start, a_end) in used or a_start < s_end and a_end > s_start:
+                if (a_start, a_end) in used or (a_start < s_end and a_end > s_start):
                     continue
                 gap = a_start - s_end if a_start >= s_end else s_start - a_end
                 if 0 <= gap <= self.max_gap and (best is None or gap < abs(best[0] - s_end)):

@@ -44,7 +44,8 @@ _VALEDICTION = regex.compile(
     regex.IGNORECASE,
 )
 _SEPARATOR = regex.compile(
-    r"^[ \t]*(?:-{2,}[ \t]*(?:Original|Forwarded)[ \t]+Message[ \t]*-{2,}.*|Begin forwarded message:[ \t]*|_{8,}[ \t]*)$",
+    r"^[ \t]*(?:-{2,}[ \t]*(?:Original|Forwarded)[ \t]+Message[ \t]*-{2,}.*"
+    r"|Begin forwarded message:[ \t]*|_{8,}[ \t]*)$",
     regex.IGNORECASE,
 )
 _SIG_DASHES = regex.compile(r"^[ \t]*--[ \t]*$")

@@ -13,7 +13,8 @@ NAME_WORD_CAPS = r"\p{Lu}{2,}(?:['’\-]\p{Lu}+)?"
 INITIAL = r"\p{Lu}\.?"
 # One to four words: optional initials, a name word, up to two more name words or capitalised surnames.
 NAME_SEQ = (
-    rf"(?:{INITIAL}[ \t])?(?:{NAME_WORD})(?:[ \t]+(?:{INITIAL}[ \t]+)?(?:{NAME_WORD}|{NAME_WORD_CAPS})(?![\w'’])){{0,2}}"
+    rf"(?:{INITIAL}[ \t])?(?:{NAME_WORD})"
+    rf"(?:[ \t]+(?:{INITIAL}[ \t]+)?(?:{NAME_WORD}|{NAME_WORD_CAPS})(?![\w'’])){{0,2}}"
 )
 
 

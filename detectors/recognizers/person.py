@@ -9,10 +9,9 @@ identifiable third party on their own when sensitivity is assessed.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import regex
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult

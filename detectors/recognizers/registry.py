@@ -8,6 +8,7 @@ them). Every problem becomes a ``ConfigError`` naming the file and the key.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 from pathlib import Path
@@ -24,10 +25,8 @@ def _pipeline_of(model_name: str) -> list[str]:
     import spacy.util
 
     candidates = [Path(model_name) / "meta.json"]
-    try:
+    with contextlib.suppress(Exception):  # not an installed package: maybe a path
         candidates.insert(0, Path(spacy.util.get_package_path(model_name)) / "meta.json")
-    except Exception:  # noqa: BLE001 - not a package: maybe a path
-        pass
     for meta in candidates:
         if meta.is_file():
             data = json.loads(meta.read_text("utf-8"))
@@ -63,7 +62,7 @@ def load_spacy(settings: DetectorsSettings, path: Path) -> tuple[Any, Any]:
         try:
             nlp = spacy.load(name, exclude=[p for p in pipeline if p not in keep])
             nlp("warm up")
-        except Exception as exc:  # noqa: BLE001 - any load failure is a configuration problem
+        except Exception as exc:
             raise ConfigError.one(
                 path, f"nlp_configuration.models.{i}", f"cannot load spaCy model {name!r}: {exc}"
             ) from None
