@@ -218,36 +218,34 @@ class App:
             await self.store.close()
         log.info("stopped")
 
-    async def serve_forever(self) -> None:
+    async def run(self) -> None:
+        """Install signal handlers first (a SIGTERM during start-up is honoured), start, serve until stopped."""
         loop = asyncio.get_running_loop()
-        done = asyncio.Event()
-
-        def on_term() -> None:
-            log.info("signal", signal="TERM")
-            spawn(self._stop_then(done))
+        term = asyncio.Event()
 
         def on_hup() -> None:
             log.info("signal", signal="HUP")
-            spawn(self.reload())
+            if self.server is not None:
+                spawn(self.reload())
+
+        def on_term() -> None:
+            log.info("signal", signal="TERM")
+            term.set()
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, on_term)
         loop.add_signal_handler(signal.SIGHUP, on_hup)
-        pidfile = self.cfg.state_dir / "dlpgate.pid"
-        with contextlib.suppress(OSError):
-            pidfile.parent.mkdir(parents=True, exist_ok=True)
-            pidfile.write_text(str(os.getpid()))
+        pidfile = pidfile_path(self.cfg)
         try:
-            await done.wait()
+            await self.start()
+            with contextlib.suppress(OSError):
+                pidfile.parent.mkdir(parents=True, exist_ok=True)
+                pidfile.write_text(str(os.getpid()))
+            await term.wait()
         finally:
+            await self.stop()
             with contextlib.suppress(OSError):
                 pidfile.unlink()
-
-    async def _stop_then(self, done: asyncio.Event) -> None:
-        try:
-            await self.stop()
-        finally:
-            done.set()
 
 
 def pidfile_path(cfg: Config) -> Path:

@@ -25,10 +25,5 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(json=args.log_format == "json")
     cfg = apply_overrides(load(args.config), listen=args.listen, upstream=args.upstream)
 
-    async def main() -> None:
-        app = App(cfg)
-        await app.start()
-        await app.serve_forever()
-
-    asyncio.run(main())
+    asyncio.run(App(cfg).run())
     return 0

@@ -52,7 +52,7 @@ def test_signature_greeting_and_org_numbers_are_not_findings(content_detector: C
 
 def test_detect_mode_finds_third_party_names(content_detector: ContentDetector) -> None:
     """With NER on everything (the detect command) the third party's name is reported, the sender's is not."""
-    names = [t for e, t in found(BUSINESS) if e == "PERSON"]
+    names = [t for e, t in found(content_detector, BUSINESS) if e == "PERSON"]
     assert names == ["Mark Jones"]
 
 
@@ -77,14 +77,14 @@ def test_sender_name_elsewhere_is_not_a_finding(content_detector: ContentDetecto
 def test_org_public_number_allowed_in_any_format(content_detector: ContentDetector) -> None:
     """The organisation's published number is allowed however it is written."""
     for number in ("0300 456 4000", "+44 300 456 4000", "03004564000"):
-        assert ("PHONE_NUMBER", number) not in found(f"Please call {number} today.")
+        assert ("PHONE_NUMBER", number) not in found(content_detector, f"Please call {number} today.")
 
 
 def test_business_address_is_not_personal(content_detector: ContentDetector) -> None:
     """A venue's address is not personal data; the same address as someone's home is."""
     venue = "The training will be held at 21 Bloomsbury Street, London WC1B 3HF. Mark Jones will meet you."
     home = "Mark Jones now lives at 21 Bloomsbury Street, London WC1B 3HF with his partner."
-    assert not any(e in ("UK_STREET_ADDRESS", "UK_POSTCODE") for e, _ in found(venue))
+    assert not any(e in ("UK_STREET_ADDRESS", "UK_POSTCODE") for e, _ in found(content_detector, venue))
     findings = content_detector.analyze(body(home), ctx())
     assert {"UK_STREET_ADDRESS", "UK_POSTCODE", "PERSON"} <= {f.entity for f in findings}
     assert assess_sensitivity(findings) == Sensitivity.PERSONAL
@@ -169,7 +169,7 @@ def test_run_ner_false_never_loads_ner(content_detector: ContentDetector) -> Non
 def test_person_spans_that_are_not_names_are_dropped(content_detector: ContentDetector) -> None:
     """Common words, places and organisations tagged as PERSON by the model are not reported."""
     text = "Lunch will be provided. Leeds City Council and Bradford agreed. Kind Regards"
-    assert [t for e, t in found(text) if e == "PERSON"] == []
+    assert [t for e, t in found(content_detector, text) if e == "PERSON"] == []
 
 
 def test_org_tagged_name_becomes_low_score_person(content_detector: ContentDetector) -> None:
@@ -191,7 +191,7 @@ def test_email_validation_never_touches_the_network(content_detector: ContentDet
     monkeypatch.setattr(socket.socket, "connect", refuse)
     assert tt.TLD_EXTRACTOR.suffix_list_urls == ()
     assert ("EMAIL_ADDRESS", "someone@newdomain-example.org.uk") in found(
-        "write to someone@newdomain-example.org.uk"
+        content_detector, "write to someone@newdomain-example.org.uk"
     )
 
 

@@ -109,7 +109,7 @@ CASES: list[tuple[str, str, str | None]] = [
 @pytest.mark.parametrize(("text", "entity", "expected"), CASES, ids=[f"{c[1]}:{c[0][:30]}" for c in CASES])
 def test_recognizer_case(content_detector: ContentDetector, text: str, entity: str, expected: str | None) -> None:
     """Each recognizer finds its true positives (in any layout or evasion) and ignores its near misses."""
-    hits = [t for e, t in found(text) if e == entity]
+    hits = [t for e, t in found(content_detector, text) if e == entity]
     if expected is None:
         assert hits == []
     else:
@@ -128,6 +128,6 @@ def test_nhs_checksum(value: str, ok: bool) -> None:
 def test_date_time_and_other_noise_never_reported(content_detector: ContentDetector) -> None:
     """Dates, organisations, places and nationalities are not findings on their own."""
     text = "The meeting with Leeds City Council is on Monday 12 March 2025 at 10:00 in Manchester. British."
-    entities = {e for e, _ in found(text)}
+    entities = {e for e, _ in found(content_detector, text)}
     assert not entities & {"DATE_TIME", "NRP", "ORGANIZATION", "LOCATION"}
     assert "DATE_OF_BIRTH" not in entities
