@@ -19,6 +19,7 @@ from gateway.smtp import replies
 from gateway.smtp.sanitize import prepend_fields
 from gateway.submission import Submission
 from gateway.upstream import Reply, Transaction, Upstream, UpstreamError
+from gateway.workers import PoolBusy, ScanTimeout
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime
@@ -89,6 +90,13 @@ class Pipeline:
             t1 = time.perf_counter()
             await self._act(sub, txn, env, rt, received, facts, decision, out)
             out.timings["act"] = time.perf_counter() - t1
+        except (PoolBusy, ScanTimeout) as exc:
+            busy = isinstance(exc, PoolBusy)
+            log.warning("scan_busy" if busy else "scan_deadline", txn=sub.txn_id)
+            out.reply = replies.S451_BUSY if busy else replies.S451_SCAN_TIMEOUT
+            out.error = exc.__class__.__name__
+            if txn is not None:
+                await txn.abort()
         except Exception as exc:
             log.exception("pipeline_error", txn=sub.txn_id, error=exc.__class__.__name__)
             out.reply = replies.S451_INTERNAL
