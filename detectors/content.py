@@ -569,14 +569,9 @@ class ContentDetector:
                 outer = next((a for a in addresses if a.start <= c.start and c.end <= a.end), None)
                 if outer is not None:
                     anchor = outer.start
-            line_start = text.rfind("\n", 0, anchor) + 1
-            before = text[line_start:anchor]
-            clause = _CLAUSE_SPLIT.split(before)[-1][-80:]
-            if not clause.strip() and line_start > 0:
-                prev_start = text.rfind("\n", 0, line_start - 1) + 1
-                prev = text[prev_start : line_start - 1]
-                if ":" not in prev and len(prev.split()) <= 6:
-                    clause = prev
+            # the clause that introduces the address: back to a sentence end, a blank line or a label
+            window = text[max(0, anchor - 160) : anchor]
+            clause = re.split(r"[.!?;:]\s|\n[ \t]*\n", window)[-1][-120:]
             if _HOME_CUE.search(clause):
                 continue
             tail = _words(clause)[-6:]

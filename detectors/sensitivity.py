@@ -6,10 +6,12 @@ make a message personal: business mail is full of both. What does:
 
 * a strong identifier on its own (NHS, NINO, case number, date of birth, bank account, passport, licence, card);
 * a name with a family or party role around it (``the mother, Jane Smith``): case context;
-* a name near an address, a postcode or an IBAN (within ``PROXIMITY`` characters of the same text).
+* a name near a street address or an IBAN (within ``PROXIMITY`` characters of the same text). A postcode on
+  its own does not link: signatures, venues and office footers are full of them.
 
-``special_category`` is personal data plus a special-category topic anywhere in the message, a topic near a
-name, or a family-court case number together with a name (children's case data).
+``special_category`` is personal data plus a special-category topic anywhere in the message, a topic right
+next to a name (same clause: ``TOPIC_PROXIMITY``), or a family-court case number together with a name
+(children's case data).
 
 The function is monotone in PERSON findings (adding one never lowers the result), which is what lets content
 detection skip NER when no PERSON could change the outcome.
@@ -26,10 +28,10 @@ STRONG_IDENTIFIERS = frozenset({
     "UK_NHS", "UK_NINO", "UK_FAMILY_CASE_NUMBER", "DATE_OF_BIRTH", "UK_BANK_ACCOUNT", "UK_PASSPORT",
     "UK_DRIVING_LICENCE", "CREDIT_CARD",
 })
-LINKING_IDENTIFIERS = frozenset({"UK_STREET_ADDRESS", "UK_POSTCODE", "IBAN_CODE"})
+LINKING_IDENTIFIERS = frozenset({"UK_STREET_ADDRESS", "IBAN_CODE"})
 CASE_CONTEXT_DETECTORS = frozenset({"FamilyRoleNameRecognizer"})
 PROXIMITY = 250
-TOPIC_PROXIMITY = 160
+TOPIC_PROXIMITY = 60
 
 
 def _near(a: Finding, b: Finding, distance: int) -> bool:

@@ -21,7 +21,8 @@ DEFAULT_STREET_TYPES = [
     "Crescent", "Cres", "Place", "Pl", "Grove", "Gardens", "Gdns", "Terrace", "Walk", "Hill", "Park", "Square",
     "Sq", "Mews", "Rise", "View", "Row", "Green", "Parade", "Vale", "Wharf", "Yard", "Gate", "Boulevard",
     "Chase", "Croft", "Fold", "Meadow", "Meadows", "End", "Approach", "Cottages", "Villas", "Heights",
-    "Wynd", "Brae", "Circus", "Embankment", "Quay", "Broadway", "Promenade", "Precinct", "Path",
+    "Wynd", "Brae", "Circus", "Embankment", "Quay", "Broadway", "Promenade", "Precinct", "Path", "Bank", "Fields",
+    "Garth",
 ]
 
 

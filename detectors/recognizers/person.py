@@ -226,7 +226,7 @@ class TitledNameRecognizer(_NameRecognizer):
                 regex.compile(
                     r"(?i:(?<![\w])(?:full[ \t]+|maiden[ \t]+|known[ \t]+as|also[ \t]+known[ \t]+as|aka|nee|née)?"
                     r"(?:name|surname|forenames?|first[ \t]+name|a\.k\.a\.?|known[ \t]+as))"
-                    rf"[ \t]*[:\-–][ \t]*(?P<name>{NAME_SEQ})"
+                    rf"(?:[ \t]*[:\-–][ \t]*|[ \t]+(?i:is|was)[ \t]+)(?P<name>{NAME_SEQ})"
                 ),
                 before=30,
                 after=80,
@@ -274,7 +274,7 @@ class FamilyRoleNameRecognizer(_NameRecognizer):
 
     def build_patterns(self) -> list[Rule]:
         roles = _alternation(self.roles)
-        glue = r"(?:[ \t]*[:\-–,][ \t]*|[ \t]+(?i:is|was|called|named|being)[ \t]+|[ \t]+)"
+        glue = r"(?:[ \t]*[:\-–,(][ \t]*|[ \t]+(?i:is|was|called|named|being)[ \t]+|[ \t]+)"
         # anchored at the role word itself (determiners before it need not be matched)
         after_role = rf"(?i:(?:{roles})(?:'s|’s)?(?:[ \t]+name|[ \t]+\(\w+\))?){glue}(?P<name>{NAME_SEQ})"
         before_role = (

@@ -93,6 +93,9 @@ class UkPhoneRecognizer(LocalRecognizer):
             while raw and not raw[-1].isdigit():
                 raw = raw[:-1]
                 end -= 1
+            if raw.startswith("(") and ")" not in raw:  # "(01904 620123)": the bracket wraps the number
+                raw = raw[1:]
+                start += 1
             digits = "".join(c for c in raw if c.isdigit())
             if not 9 <= len(digits) <= 15:
                 continue

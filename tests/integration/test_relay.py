@@ -352,3 +352,37 @@ async def test_starttls_without_auth_still_denies_outside_client(gateway_factory
     with pytest.raises(smtplib.SMTPRecipientsRefused):
         await asyncio.to_thread(run)
     assert upstream.handler.messages == []
+
+
+async def test_overlong_command_gets_clear_5xx(gateway_factory, upstream: Upstream) -> None:
+    """A command longer than max_command_length is answered 500 and the session goes on."""
+    app = await gateway_factory({"upstream": {"url": upstream.url}, "server": {"max_command_length": 600}})
+
+    def run() -> tuple[int, int]:
+        with smtplib.SMTP("127.0.0.1", app.port, timeout=10) as c:
+            c.ehlo("x")
+            code, _ = c.docmd("MAIL FROM:<" + "a" * 3000 + "@cafcass.gov.uk>")
+            ok, _ = c.docmd("NOOP")
+            return code, ok
+
+    code, ok = await asyncio.to_thread(run)
+    assert code == 500 and ok == 250
+
+
+async def test_upstream_client_cannot_inject_commands(upstream: Upstream) -> None:
+    """The pinned aiosmtplib never puts CR/LF from an address on the wire: no injected command reaches upstream."""
+    import aiosmtplib
+
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=upstream.port, timeout=5)
+    await client.connect()
+    try:
+        await client.mail("a@cafcass.gov.uk\r\nRCPT TO:<victim@example.org>")
+        await client.rcpt("b@example.org\r\nRCPT TO:<victim2@example.org>")
+        with pytest.raises(ValueError):
+            await client.execute_command(b"NOOP", b"x\r\nRSET")
+        await client.data(b"Subject: x\r\n\r\nbody\r\n")
+    finally:
+        client.close()
+    assert len(upstream.handler.messages) == 1
+    got = upstream.handler.messages[0]
+    assert got.mail_from == "a@cafcass.gov.uk" and got.rcpt_tos == ["b@example.org"]
