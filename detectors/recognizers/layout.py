@@ -103,8 +103,12 @@ def _lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def _looks_like_prose(line: str) -> bool:
+    """A sentence ends a signature block; "Name | Role | Organisation" lines, however long, do not."""
     words = line.split()
-    return len(line) > 90 or len(words) >= 11 or bool(_PS.match(line))
+    stripped = line.strip()
+    long_line = len(line) > 90 or len(words) >= 11
+    sentence = stripped.endswith((".", "!", "?", ":")) or ". " in stripped
+    return (long_line and sentence and "|" not in stripped) or bool(_PS.match(line))
 
 
 def zones(

@@ -32,11 +32,13 @@ RULES: list[tuple[str, list[Finding], Sensitivity]] = [
     ("a bank account alone", [f("UK_BANK_ACCOUNT", 0)], P),
     ("a case number alone", [f("UK_FAMILY_CASE_NUMBER", 0)], P),
     ("a name next to a home address", [f("PERSON", 0), f("UK_STREET_ADDRESS", 30)], P),
+    ("a name near a lone postcode (signatures, venues)", [f("PERSON", 0), f("UK_POSTCODE", 30)], N),
     ("a name far from an address", [f("PERSON", 0), f("UK_STREET_ADDRESS", 2000)], N),
     ("a name and an address in different chunks",
      [f("PERSON", 0, location="subject"), f("UK_POSTCODE", 5)], N),
     ("a name with a family role", [f("PERSON", 0, "FamilyRoleNameRecognizer")], P),
     ("a name next to a special topic", [f("PERSON", 0), f("SPECIAL_CATEGORY", 40)], S),
+    ("a name a paragraph away from a topic", [f("PERSON", 0), f("SPECIAL_CATEGORY", 200)], N),
     ("an identifier plus a special topic anywhere", [f("UK_NHS", 0), f("SPECIAL_CATEGORY", 5000)], S),
     ("a case number with a name (children's case data)", [f("UK_FAMILY_CASE_NUMBER", 0), f("PERSON", 900)], S),
 ]
