@@ -1,7 +1,7 @@
 """Load benchmark: a fixed mix of mail through dlpgate to Postfix's smtp-sink, and the same load straight to it.
 
     .venv/bin/python bench/load.py --messages 1000 --concurrency 20
-    .venv/bin/python bench/load.py --quick          # smoke run, about a minute
+    .venv/bin/python bench/load.py --quick          # smoke run, under half a minute
 
 The mix (built once, seeded): plain text 35%, HTML 25%, a PDF attachment 15%, a DOCX attachment 15%, and 10%
 protected information (a child's name, DOB, NHS number, case number, postcode) to an external recipient; the
@@ -12,9 +12,9 @@ connections (the reference for "scanning off"); `dlpgate serve` with `scan.enabl
 with scanning (workers = cores). Per path:
 
 - throughput: Postfix's `smtp-source`, one process per message kind in parallel, sessions and messages in the
-  mix's proportions, `--concurrency` sessions in all, connections reused (`-d`);
-- latency: an aiosmtplib client sends the mix (seeded order) at `--concurrency` and at 1 connection (no
-  queueing); added latency = through minus direct, per percentile;
+  mix's proportions, `--concurrency` sessions in all, connections reused (`-d`); median of `--repeat` runs;
+- latency: an aiosmtplib client sends the mix (seeded order) at 1 connection (no queueing) and at
+  `--concurrency`, one queue feeding every connection; added latency = through minus direct, per percentile;
 - peak memory: the highest sum of VmRSS over the process and its children (dlpgate's spawned scan workers),
   sampled every 50 ms from /proc; for the direct path, smtp-sink's.
 
@@ -302,17 +302,70 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
-def tree_rss_kib(pid: int) -> int:
-    """VmRSS of a process and all its descendants (the scan pool's spawned workers, the resource tracker)."""
-    total, todo, seen = 0, [pid], set()
+def tree_pids(pid: int) -> list[int]:
+    """A process and all its descendants (the scan pool's spawned workers, the resource tracker)."""
+    todo, seen = [pid], []
     while todo:
         p = todo.pop()
-        if p in seen:
-            continue
-        seen.add(p)
-        total += _rss_kib(p)
-        todo.extend(_children(p))
+        if p not in seen:
+            seen.append(p)
+            todo.extend(_children(p))
+    return seen
+
+
+def tree_rss_kib(pid: int) -> int:
+    return sum(_rss_kib(p) for p in tree_pids(pid))
+
+
+def tree_cpu_ticks(pid: int) -> int:
+    """utime + stime (clock ticks) of the live processes of a tree."""
+    total = 0
+    for p in tree_pids(pid):
+        try:
+            with open(f"/proc/{p}/stat") as fh:
+                fields = fh.read().rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
     return total
+
+
+def machine_busy_ticks() -> int:
+    with open("/proc/stat") as fh:
+        f = [int(x) for x in fh.readline().split()[1:]]
+    return f[0] + f[1] + f[2] + sum(f[5:8])  # user nice system irq softirq steal
+
+
+def own_ticks() -> int:
+    """CPU of this process and of its reaped children (smtp-source), in clock ticks."""
+    import resource
+
+    hz = os.sysconf("SC_CLK_TCK")
+    return round(sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                        resource.getrusage(resource.RUSAGE_CHILDREN))) * hz)
+
+
+@dataclass
+class CpuUse:
+    """CPU while the smtp-source runs were going: the server's per message, and everyone else's share."""
+
+    server_ms_per_msg: float
+    load_gen_share: float  # smtp-source, smtp-sink and this script, of the whole machine
+    other_share: float  # processes that are not part of the benchmark, of the whole machine
+
+
+def cpu_window(server_pid: int, sink_pid: int) -> tuple[int, int, int, int, float]:
+    sink = tree_cpu_ticks(sink_pid) if sink_pid != server_pid else 0
+    return machine_busy_ticks(), tree_cpu_ticks(server_pid), sink, own_ticks(), time.perf_counter()
+
+
+def cpu_use(before: tuple[int, int, int, int, float], after: tuple[int, int, int, int, float],
+            messages: int) -> CpuUse:
+    hz = os.sysconf("SC_CLK_TCK")
+    busy, server, sink, own = (after[i] - before[i] for i in range(4))
+    capacity = (after[4] - before[4]) * hz * (os.cpu_count() or 1)
+    other = max(0, busy - server - sink - own)
+    return CpuUse(server * 1000 / hz / messages, (sink + own) / capacity, other / capacity)
 
 
 class PeakRss:
@@ -369,28 +422,29 @@ class Pass:
     name: str
     source_rate: float = float("nan")  # smtp-source, messages/s at C
     source_failed: int = 0
+    source_runs: list[float] = field(default_factory=list)  # smtp-source, messages/s of each repeat
+    cpu: CpuUse | None = None
     client_rate: float = float("nan")  # aiosmtplib client, messages/s at C
     lat_c: list[float] = field(default_factory=list)  # seconds, at C
     lat_1: list[float] = field(default_factory=list)  # seconds, at 1
+    by_kind_1: dict[int, list[float]] = field(default_factory=dict)  # seconds at 1, per kind
     failed: int = 0
     peak_kib: int = 0
     log: dict[str, object] = field(default_factory=dict)
 
 
-def smtp_source_mix(port: int, files: dict[str, Path], total: int, concurrency: int) -> tuple[float, int, str]:
-    """Run one smtp-source per kind in parallel; returns (messages/s, failures, a command line shown)."""
+def smtp_source_mix(port: int, files: dict[str, Path], total: int, concurrency: int) -> tuple[float, int]:
+    """Run one smtp-source per kind in parallel, messages and sessions in the mix's proportions (each session
+    then sends about the same number of messages); returns (messages/s, failures)."""
     weights = [w for _, w, _ in MIX]
-    sessions = split(concurrency, weights, minimum=1)
-    counts = split(total, weights)
+    counts, sessions = split(total, weights), split(concurrency, weights, minimum=1)
     procs = []
-    shown = ""
     t0 = time.perf_counter()
     for (kind, _, rcpt), s, m in zip(MIX, sessions, counts, strict=True):
         if m == 0:
             continue
         cmd = [SMTP_SOURCE, "-A", "-d", "-s", str(min(s, m)), "-m", str(m), "-f", SENDER, "-t", rcpt,
                "-F", str(files[kind].with_suffix(".lf")), f"127.0.0.1:{port}"]
-        shown = shown or " ".join(Path(c).name if c == SMTP_SOURCE else c for c in cmd)
         procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
     failed = 0
     for p in procs:
@@ -399,14 +453,15 @@ def smtp_source_mix(port: int, files: dict[str, Path], total: int, concurrency: 
         if p.returncode:
             failed += 1
     elapsed = time.perf_counter() - t0
-    return total / elapsed, failed, shown
+    return total / elapsed, failed
 
 
 async def client_mix(
     port: int, messages: Sequence[bytes], order: Sequence[int], concurrency: int
-) -> tuple[float, list[float], int]:
-    """Send ``order`` (indexes into ``messages``) over ``concurrency`` reused connections."""
-    latencies: list[float] = []
+) -> tuple[float, list[tuple[int, float]], int]:
+    """Send ``order`` (indexes into ``messages``) over ``concurrency`` reused connections; returns elapsed
+    seconds, (kind, seconds) per delivered message, failures."""
+    latencies: list[tuple[int, float]] = []
     failures = 0
     todo: Iterator[int] = iter(order)
 
@@ -425,7 +480,7 @@ async def client_mix(
                     if not client.is_connected:
                         await client.connect()
                     continue
-                latencies.append(time.perf_counter() - t0)
+                latencies.append((k, time.perf_counter() - t0))
         finally:
             if client.is_connected:
                 await client.quit()
@@ -470,28 +525,39 @@ def read_log(path: Path) -> dict[str, object]:
             "scan_ms_p99": pct(scan, 99) if len(scan) > 1 else None}
 
 
-def measure(name: str, port: int, watch_pid: int, files: dict[str, Path], args: argparse.Namespace) -> Pass:
+def measure(
+    name: str, port: int, watch_pid: int, sink_pid: int, files: dict[str, Path], args: argparse.Namespace
+) -> Pass:
+    """Warm up, then: the mix one at a time (C=1), smtp-source at C, the aiosmtplib client at C."""
     messages = [files[kind].read_bytes() for kind, _, _ in MIX]
     res = Pass(name)
     rss = PeakRss(watch_pid)
     try:
-        asyncio.run(client_mix(port, messages, sequence(4 * len(MIX), seed=3), 2))  # warm-up
-        res.source_rate, res.source_failed, _ = smtp_source_mix(port, files, args.messages, args.concurrency)
-        elapsed, res.lat_c, f1 = asyncio.run(
-            client_mix(port, messages, sequence(args.messages), args.concurrency)
-        )
-        res.client_rate = len(res.lat_c) / elapsed
-        _, res.lat_1, f2 = asyncio.run(client_mix(port, messages, sequence(args.serial, seed=5), 1))
+        asyncio.run(client_mix(port, messages, sequence(4 * len(MIX), seed=3), 2))  # warm-up: every worker
+        _, serial, f1 = asyncio.run(client_mix(port, messages, sequence(args.serial, seed=5), 1))
+        res.lat_1 = [t for _, t in serial]
+        for k, t in serial:
+            res.by_kind_1.setdefault(k, []).append(t)
+        before = cpu_window(watch_pid, sink_pid)
+        for _ in range(args.repeat):
+            rate, failed = smtp_source_mix(port, files, args.messages, args.concurrency)
+            res.source_runs.append(rate)
+            res.source_failed += failed
+        res.cpu = cpu_use(before, cpu_window(watch_pid, sink_pid), args.messages * args.repeat)
+        res.source_rate = statistics.median(res.source_runs)
+        elapsed, loaded, f2 = asyncio.run(client_mix(port, messages, sequence(args.messages), args.concurrency))
+        res.lat_c = [t for _, t in loaded]
+        res.client_rate = len(loaded) / elapsed
         res.failed = f1 + f2
     finally:
         res.peak_kib = rss.stop()
-    print(f"  {name}: {res.source_rate:.1f} msg/s (smtp-source), {res.client_rate:.1f} msg/s (client), "
-          f"{len(res.lat_1)} serial", file=sys.stderr, flush=True)
+    print(f"  {name}: {res.source_rate:.1f} msg/s (smtp-source, runs {[round(r, 1) for r in res.source_runs]}), "
+          f"{res.client_rate:.1f} msg/s (client)", file=sys.stderr, flush=True)
     return res
 
 
-def run_dlpgate(tmp: Path, name: str, sink_port: int, files: dict[str, Path], args: argparse.Namespace,
-                *, scan: bool) -> Pass:
+def run_dlpgate(tmp: Path, name: str, sink: subprocess.Popen[bytes], sink_port: int, files: dict[str, Path],
+                args: argparse.Namespace, *, scan: bool) -> Pass:
     cfg = dlpgate_config(tmp, name, scan=scan)
     port = free_port()
     logfile = tmp / f"{name}.log"
@@ -505,7 +571,7 @@ def run_dlpgate(tmp: Path, name: str, sink_port: int, files: dict[str, Path], ar
         try:
             wait_port(port, proc)
             print(f"  {name}: ready after {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
-            res = measure(name, port, proc.pid, files, args)
+            res = measure(name, port, proc.pid, sink.pid, files, args)
         finally:
             proc.terminate()
             try:
@@ -517,13 +583,14 @@ def run_dlpgate(tmp: Path, name: str, sink_port: int, files: dict[str, Path], ar
     return res
 
 
-def run_minimal(sink_port: int, files: dict[str, Path], args: argparse.Namespace) -> Pass:
+def run_minimal(sink: subprocess.Popen[bytes], sink_port: int, files: dict[str, Path],
+                args: argparse.Namespace) -> Pass:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-c", MINIMAL_RELAY, str(port), str(sink_port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_port(port, proc)
-        return measure("minimal pooled relay", port, proc.pid, files, args)
+        return measure("minimal pooled relay", port, proc.pid, sink.pid, files, args)
     finally:
         proc.terminate()
         proc.wait(10)
@@ -555,12 +622,26 @@ def table(title: str, direct: Pass, through: Pass, concurrency: int) -> None:
           f" {_ms(pct(through.lat_c, 50) / pct(direct.lat_c, 50), pct(through.lat_c, 99) / pct(direct.lat_c, 99)):>19}"
           f" {_ms(pct(through.lat_1, 50) / pct(direct.lat_1, 50), pct(through.lat_1, 99) / pct(direct.lat_1, 99)):>17}"
           f" {through.peak_kib / max(1, direct.peak_kib):12.1f}")
+    kinds = "/".join(k for k, _, _ in MIX)
+    runs = ", ".join(f"{r:.1f}" for r in through.source_runs)
+    print(f"smtp-source runs (msg/s, median shown): {runs}; C=1 p50 ms by kind ({kinds}): "
+          + ", ".join(f"{pct(through.by_kind_1.get(k, []), 50):.1f}" for k in range(len(MIX))))
+    if through.cpu is not None:
+        c = through.cpu
+        print(f"CPU during the smtp-source runs: {through.name} {c.server_ms_per_msg:.2f} ms a message "
+              f"(all {os.cpu_count()} cores would carry {cpu_bound(c):.0f} msg/s); load generator and sink "
+              f"{c.load_gen_share:.0%} of the machine, other processes {c.other_share:.0%}")
     if through.log:
         lg = through.log
-        scan = lg.get("scan_ms_mean")
+        scan = lg.get("scan_ms_mean") or None
         print(f"dlpgate log: decisions {lg['decisions']}, rules {lg['rules']}, replies {lg['replies']}"
               + (f", scan mean {scan:.1f} ms p99 {lg['scan_ms_p99']:.1f} ms" if isinstance(scan, float) else "")
               + (f", warnings/errors {lg['problems']}" if lg["problems"] else ", no warnings or errors"))
+
+
+def cpu_bound(c: CpuUse) -> float:
+    """Messages/s the server could carry with every core to itself, from its CPU per message."""
+    return 1000 * (os.cpu_count() or 1) / c.server_ms_per_msg if c.server_ms_per_msg else float("nan")
 
 
 def verdict(ok: bool) -> str:
@@ -571,11 +652,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--messages", type=int, default=1000, help="messages per throughput/latency pass")
     ap.add_argument("--concurrency", type=int, default=20, help="connections for the loaded passes")
-    ap.add_argument("--serial", type=int, default=200, help="messages sent one at a time (C=1) per path")
-    ap.add_argument("--quick", action="store_true", help="smoke run: 200 messages, 60 serial")
+    ap.add_argument("--serial", type=int, default=300, help="messages sent one at a time (C=1) per path")
+    ap.add_argument("--repeat", type=int, default=3, help="smtp-source throughput runs per path (median shown)")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 200 messages, 60 serial, 1 smtp-source run")
     args = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     if args.quick:
-        args.messages, args.serial = 200, 60
+        args.messages, args.serial, args.repeat = 200, 60, 1
     if args.concurrency < len(MIX):
         ap.error(f"--concurrency must be at least {len(MIX)} (one smtp-source per message kind)")
     for tool in (SMTP_SOURCE, SMTP_SINK):
@@ -583,7 +666,7 @@ def main() -> int:
             raise SystemExit(f"{tool} not found: apt-get install postfix")
     cmd = ".venv/bin/python bench/load.py" + (" --quick" if args.quick else
                                                f" --messages {args.messages} --concurrency {args.concurrency}"
-                                               f" --serial {args.serial}")
+                                               f" --serial {args.serial} --repeat {args.repeat}")
     print(f"# command: {cmd}")
     print(f"# machine: {os.cpu_count()} cores, python {platform.python_version()}, {platform.system()} "
           f"{platform.release()}")
@@ -594,16 +677,19 @@ def main() -> int:
         sizes = ", ".join(f"{k} {w}% {files[k].stat().st_size // 1024} KiB" for k, w, _ in MIX)
         print(f"# mix: {sizes}; all to external recipients")
         weights = [w for _, w, _ in MIX]
-        print(f"# smtp-source: one process per kind, sessions {split(args.concurrency, weights, 1)}, "
-              f"messages {split(args.messages, weights)}, e.g. smtp-source -A -d -s S -m M -f {SENDER} "
-              f"-t RCPT -F KIND.lf 127.0.0.1:PORT")
+        print(f"# smtp-source: one process per kind in parallel, sessions {split(args.concurrency, weights, 1)}, "
+              f"messages {split(args.messages, weights)}, median of {args.repeat} runs; e.g. smtp-source -A -d "
+              f"-s S -m M -f {SENDER} -t RCPT -F KIND.lf 127.0.0.1:PORT")
+        load1 = os.getloadavg()[0]
+        print(f"# load average before the run: {load1:.2f}"
+              + ("  (other work is running: figures will be low)" if load1 > 0.5 else ""))
         sink_port = free_port()
         sink = start_sink(sink_port)
         try:
-            direct = measure("direct to smtp-sink", sink_port, sink.pid, files, args)
-            minimal = run_minimal(sink_port, files, args)
-            off = run_dlpgate(tmp, "dlpgate, scanning off", sink_port, files, args, scan=False)
-            on = run_dlpgate(tmp, "dlpgate, scanning on", sink_port, files, args, scan=True)
+            direct = measure("direct to smtp-sink", sink_port, sink.pid, sink.pid, files, args)
+            minimal = run_minimal(sink, sink_port, files, args)
+            off = run_dlpgate(tmp, "dlpgate, scanning off", sink, sink_port, files, args, scan=False)
+            on = run_dlpgate(tmp, "dlpgate, scanning on", sink, sink_port, files, args, scan=True)
         finally:
             sink.terminate()
             sink.wait(10)
@@ -617,16 +703,22 @@ def main() -> int:
     added_p99 = pct(on.lat_1, 99) - pct(direct.lat_1, 99)
     share = off.source_rate / minimal.source_rate
     print("\n## goals")
+    on_cpu = f" (CPU {on.cpu.server_ms_per_msg:.1f} ms a message: {cpu_bound(on.cpu):.0f} msg/s on an idle machine)" \
+        if on.cpu else ""
     print(f"{verdict(on.source_rate >= GOAL_RATE)}  >= {GOAL_RATE:.0f} msg/s of the mix at C={args.concurrency}, "
-          f"scanning on: {on.source_rate:.1f} msg/s")
+          f"scanning on: {on.source_rate:.1f} msg/s{on_cpu}")
     print(f"{verdict(added_p99 < GOAL_ADDED_P99_MS)}  added p99 < {GOAL_ADDED_P99_MS:.0f} ms at C=1, scanning on: "
           f"{added_p99:.1f} ms (p50 {pct(on.lat_1, 50) - pct(direct.lat_1, 50):.1f} ms)")
     print(f"{verdict(share >= GOAL_MINIMAL_SHARE)}  scanning off >= {GOAL_MINIMAL_SHARE:.0%} of a minimal pooled "
-          f"relay: {off.source_rate:.1f} / {minimal.source_rate:.1f} msg/s = {share:.0%} "
+          f"relay: {off.source_rate:.1f} / {minimal.source_rate:.1f} msg/s = {share:.1%} "
           f"(vs the issue's {REFERENCE_MINIMAL_RATE:.0f} msg/s: {off.source_rate / REFERENCE_MINIMAL_RATE:.0%})")
+    if off.cpu and minimal.cpu:
+        print(f"      by CPU a message: minimal {minimal.cpu.server_ms_per_msg:.2f} ms / dlpgate "
+              f"{off.cpu.server_ms_per_msg:.2f} ms = {minimal.cpu.server_ms_per_msg / off.cpu.server_ms_per_msg:.1%}"
+              f" (not disturbed by other processes)")
     failures = sum(r.source_failed + r.failed for r in (direct, minimal, off, on))
     print(f"{'PASS' if failures == 0 else 'MISS'}  no failed messages: {failures} failed")
-    print(f"# total run time {time.perf_counter() - started:.0f} s")
+    print(f"# total run time {time.perf_counter() - started:.0f} s, load average after: {os.getloadavg()[0]:.2f}")
     return 0
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -374,19 +375,27 @@ class ContentDetector:
     # ------------------------------------------------------------------ NER
 
     def _blocks_needing_ner(self, works: list[_ChunkWork], cands: list[_Candidate]) -> list[_Block]:
-        """Blocks where a PERSON (anywhere in them, or next to any finding in them) would raise sensitivity."""
+        """Blocks where a PERSON (anywhere in them, or next to any finding in them) would raise sensitivity.
+
+        ``assess_sensitivity`` is monotone in PERSON findings, so if a PERSON placed at every finding of a block
+        and at its start cannot raise the level, no name NER could find in that block can either.
+        """
         findings = [self._bare_finding(works, c) for c in cands]
         current = assess_sensitivity(findings)
         if current == Sensitivity.SPECIAL_CATEGORY:
             return []
+        by_chunk: dict[int, list[_Candidate]] = {}
+        for c in cands:
+            by_chunk.setdefault(c.chunk, []).append(c)
         need: list[_Block] = []
         for w in works:
             loc = w.chunk.location
+            mine = sorted(by_chunk.get(w.blocks[0].chunk, []) if w.blocks else [], key=lambda c: c.start)
+            starts = [c.start for c in mine]
             for b in w.blocks:
-                spots = {b.start} | {f.start for f, c in zip(findings, cands, strict=True)
-                                     if c.chunk == b.chunk and b.start <= c.start < b.end}
-                spots |= {c.end for c in cands if c.chunk == b.chunk and b.start <= c.start < b.end}
-                synthetic = [Finding("PERSON", 1.0, loc, s, s, "hypothetical", "") for s in spots]
+                lo, hi = bisect_left(starts, b.start), bisect_left(starts, b.end)
+                spots = {b.start} | {c.start for c in mine[lo:hi]} | {c.end for c in mine[lo:hi]}
+                synthetic = [Finding("PERSON", 1.0, loc, x, x, "hypothetical", "") for x in spots]
                 if assess_sensitivity(findings + synthetic) > current:
                     need.append(b)
         return need
@@ -538,11 +547,12 @@ class ContentDetector:
                                       r.topic) for r in sources)
             correspondents = self._correspondent_words(text, w.zones, raw)
             business = self._business_addresses(text, raw)
+            zone_starts = [z.start for z in w.zones]
             kept: list[_Candidate] = []
             for c in raw:
                 if c.entity not in report or c.score < thresholds.get(c.entity, default_threshold):
                     continue
-                if self._in_zone(c, w.zones) or (c.start, c.end) in business:
+                if self._in_zone(c, w.zones, zone_starts) or (c.start, c.end) in business:
                     continue
                 value = text[c.start : c.end]
                 if self.allow.allows(c.entity, value):
@@ -560,18 +570,22 @@ class ContentDetector:
     def _business_addresses(self, text: str, raw: list[_Candidate]) -> set[tuple[int, int]]:
         """Addresses (and postcodes) introduced as a venue or an organisation's premises: not personal data."""
         out: set[tuple[int, int]] = set()
-        addresses = [c for c in raw if c.entity == "UK_STREET_ADDRESS"]
+        addresses = sorted((c for c in raw if c.entity == "UK_STREET_ADDRESS"), key=lambda c: c.start)
+        address_starts = [a.start for a in addresses]
+        longest = max((a.end - a.start for a in addresses), default=0)
         for c in raw:
             if c.entity not in ("UK_STREET_ADDRESS", "UK_POSTCODE"):
                 continue
             anchor = c.start
             if c.entity == "UK_POSTCODE":
-                outer = next((a for a in addresses if a.start <= c.start and c.end <= a.end), None)
+                lo = bisect_left(address_starts, c.start - longest)
+                hi = bisect_right(address_starts, c.start)
+                outer = next((a for a in addresses[lo:hi] if a.start <= c.start and c.end <= a.end), None)
                 if outer is not None:
                     anchor = outer.start
             # the clause that introduces the address: back to a sentence end, a blank line or a label
             window = text[max(0, anchor - 160) : anchor]
-            clause = re.split(r"[.!?;:]\s|\n[ \t]*\n", window)[-1][-120:]
+            clause = re.split(r"[.!?;]\s|\n[ \t]*\n", window)[-1][-120:]
             if _HOME_CUE.search(clause):
                 continue
             tail = _words(clause)[-6:]
@@ -582,8 +596,11 @@ class ContentDetector:
         return out
 
     @staticmethod
-    def _in_zone(c: _Candidate, zs: list[Zone]) -> bool:
-        for z in zs:
+    def _in_zone(c: _Candidate, zs: list[Zone], zone_starts: list[int]) -> bool:
+        """Inside a greeting, signature or quoted header whose kind suppresses this entity (zones are disjoint
+        within a kind and few overlap, so only the last few zones starting before the finding can hold it)."""
+        i = bisect_right(zone_starts, c.start)
+        for z in zs[max(0, i - 3) : i]:
             if z.start <= c.start < z.end and c.entity in _SUPPRESSED_IN[z.kind]:
                 return True
         return False
@@ -591,6 +608,8 @@ class ContentDetector:
     def _correspondent_words(self, text: str, zs: list[Zone], raw: list[_Candidate]) -> frozenset[str]:
         """Name words of the people in greetings, signatures and quoted headers of this text."""
         words: set[str] = set()
+        persons = sorted((c for c in raw if c.entity == "PERSON"), key=lambda c: c.start)
+        person_starts = [c.start for c in persons]
         for z in zs:
             if z.kind == "header":
                 for m in _HEADER_NAMES.finditer(text, z.start, z.end):
@@ -598,9 +617,8 @@ class ContentDetector:
                         display = re.sub(r"<[^>]*>|\S+@\S+|[\"']", " ", part)
                         words.update(w for w in _words(display) if len(w) > 1)
             else:
-                for c in raw:
-                    if c.entity == "PERSON" and z.start <= c.start < z.end:
-                        words.update(w for w in _words(text[c.start : c.end]) if len(w) > 1)
+                for c in persons[bisect_left(person_starts, z.start) : bisect_left(person_starts, z.end)]:
+                    words.update(w for w in _words(text[c.start : c.end]) if len(w) > 1)
                 if z.kind == "signature":
                     first = next((ln for ln in text[z.start : z.end].splitlines()[1:] if ln.strip()), "")
                     cand = first.strip()
@@ -613,24 +631,34 @@ class ContentDetector:
 
     @staticmethod
     def _resolve_overlaps(cands: list[_Candidate]) -> list[_Candidate]:
+        """Where different entities claim the same characters, the higher-priority one wins (a postcode may
+        sit inside an address). Accepted spans are kept sorted so each check looks only at near neighbours."""
         rank = {e: i for i, e in enumerate(_PRIORITY)}
         ordered = sorted(cands, key=lambda c: (rank.get(c.entity, len(rank)), -c.score, c.start, -(c.end - c.start)))
         accepted: list[_Candidate] = []
+        starts: list[int] = []
+        longest = 0
         for c in ordered:
-            if c.entity in _NEVER_CONFLICT:
-                if not any(a.entity == c.entity and a.start < c.end and c.start < a.end for a in accepted):
-                    accepted.append(c)
-                continue
+            lo = bisect_left(starts, c.start - longest)
+            hi = bisect_left(starts, c.end)
             clash = False
-            for a in accepted:
-                if a.entity in _NEVER_CONFLICT or not (a.start < c.end and c.start < a.end):
+            for a in accepted[lo:hi]:
+                if not (a.start < c.end and c.start < a.end):
+                    continue
+                if c.entity in _NEVER_CONFLICT or a.entity in _NEVER_CONFLICT:
+                    if a.entity == c.entity:
+                        clash = True
+                        break
                     continue
                 if (a.entity, c.entity) in _NESTING_ALLOWED:
                     continue
                 clash = True
                 break
             if not clash:
-                accepted.append(c)
+                i = bisect_left(starts, c.start)
+                starts.insert(i, c.start)
+                accepted.insert(i, c)
+                longest = max(longest, c.end - c.start)
         accepted.sort(key=lambda c: (c.start, c.end))
         return accepted
 

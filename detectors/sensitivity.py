@@ -9,9 +9,10 @@ make a message personal: business mail is full of both. What does:
 * a name near a street address or an IBAN (within ``PROXIMITY`` characters of the same text). A postcode on
   its own does not link: signatures, venues and office footers are full of them.
 
-``special_category`` is personal data plus a special-category topic anywhere in the message, a topic right
-next to a name (same clause: ``TOPIC_PROXIMITY``), or a family-court case number together with a name
-(children's case data).
+``special_category`` is personal data plus a special-category topic anywhere in the message, a topic just
+after a name (``Sarah Jones disclosed she was sexually abused``: same clause, ``TOPIC_PROXIMITY``), or a
+family-court case number together with a name (children's case data). A topic *before* a name does not
+count on its own: event listings and training notices put the subject first and the speaker after it.
 
 The function is monotone in PERSON findings (adding one never lowers the result), which is what lets content
 detection skip NER when no PERSON could change the outcome.
@@ -19,6 +20,7 @@ detection skip NER when no PERSON could change the outcome.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
 from detectors.findings import Finding
@@ -34,11 +36,36 @@ PROXIMITY = 250
 TOPIC_PROXIMITY = 60
 
 
-def _near(a: Finding, b: Finding, distance: int) -> bool:
-    if a.location != b.location:
-        return False
-    gap = max(a.start, b.start) - min(a.end, b.end)
-    return gap <= distance
+class _Index:
+    """Findings by location, sorted by start, for "is any of them within d characters of x" questions."""
+
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        self._by_loc: dict[str, tuple[list[int], list[Finding], int]] = {}
+        grouped: dict[str, list[Finding]] = {}
+        for f in findings:
+            grouped.setdefault(f.location, []).append(f)
+        for loc, fs in grouped.items():
+            fs.sort(key=lambda f: f.start)
+            self._by_loc[loc] = ([f.start for f in fs], fs, max(f.end - f.start for f in fs))
+
+    def follows(self, x: Finding, distance: int) -> bool:
+        """Any finding starting after ``x`` ends, within ``distance`` characters."""
+        entry = self._by_loc.get(x.location)
+        if entry is None:
+            return False
+        starts, _fs, _longest = entry
+        lo = bisect_left(starts, x.end)
+        hi = bisect_right(starts, x.end + distance)
+        return hi > lo
+
+    def near(self, x: Finding, distance: int) -> bool:
+        entry = self._by_loc.get(x.location)
+        if entry is None:
+            return False
+        starts, fs, longest = entry
+        lo = bisect_left(starts, x.start - distance - longest)
+        hi = bisect_right(starts, x.end + distance)
+        return any(max(f.start, x.start) - min(f.end, x.end) <= distance for f in fs[lo:hi])
 
 
 def assess_sensitivity(findings: Sequence[Finding]) -> Sensitivity:
@@ -48,11 +75,15 @@ def assess_sensitivity(findings: Sequence[Finding]) -> Sensitivity:
     strong = any(f.entity in STRONG_IDENTIFIERS for f in findings)
     case_numbers = any(f.entity == "UK_FAMILY_CASE_NUMBER" for f in findings)
     role_named = any(p.detector in CASE_CONTEXT_DETECTORS for p in persons)
-    linked = any(
-        _near(p, f, PROXIMITY) for f in findings if f.entity in LINKING_IDENTIFIERS for p in persons
-    )
-    topic_named = any(_near(p, t, TOPIC_PROXIMITY) for t in topics for p in persons)
-    personal = strong or role_named or linked or topic_named
+    personal = strong or role_named
+    if not personal and persons:
+        links = _Index([f for f in findings if f.entity in LINKING_IDENTIFIERS])
+        personal = any(links.near(p, PROXIMITY) for p in persons)
+    topic_named = False
+    if persons and topics:
+        near_topics = _Index(topics)
+        topic_named = any(near_topics.follows(p, TOPIC_PROXIMITY) for p in persons)
+    personal = personal or topic_named
     if not personal:
         return Sensitivity.NONE
     if topics or (case_numbers and persons):

@@ -16,9 +16,8 @@ from detectors.content import ContentDetector, DetectionContext
 from detectors.encryption import encryption_state
 from detectors.forwarding import forwarding_evidence
 from detectors.marking import protective_marking
-from detectors.sensitivity import assess_sensitivity, distinct_case_numbers
-
 from detectors.recipients import RecipientClassifier
+from detectors.sensitivity import assess_sensitivity, distinct_case_numbers
 from gateway.config import Config
 from gateway.facts import RecipientInfo, ScanResult
 from gateway.mime.extract import extract

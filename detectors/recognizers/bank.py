@@ -16,6 +16,11 @@ _ACCOUNT = regex.compile(
     r"(?<![\d\-./])(?:\d{8}|\d{4}[ \t\-]\d{4}|\d{2}[ \t\-]\d{2}[ \t\-]\d{2}[ \t\-]\d{2})(?![\d]|[\-./]\d)"
 )
 
+def _date_like(sort_code: str) -> bool:
+    digits = [int(x) for x in regex.findall(r"\d{2}", sort_code)]
+    return len(digits) == 3 and 1 <= digits[0] <= 31 and 1 <= digits[1] <= 12
+
+
 DEFAULT_CONTEXT = [
     "sort code",
     "sortcode",
@@ -91,7 +96,12 @@ class UkBankAccountRecognizer(LocalRecognizer):
             used.add(best)
             start, end = min(s_start, best[0]), max(s_end, best[1])
             window = text[max(0, start - 40) : end]
-            score = self.score if self._context_re.search(window) else self.score_without_context
+            labelled = bool(self._sort_label.search(window))
+            context = labelled or bool(self._context_re.search(window))
+            if context and (labelled or not _date_like(text[s_start:s_end])):
+                score = self.score
+            else:  # no banking words, or "12-03-15" that reads as a date with no "sort code" label
+                score = self.score_without_context
             results.append(
                 RecognizerResult(
                     entity_type=self.supported_entities[0],

@@ -103,12 +103,16 @@ def _lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def _looks_like_prose(line: str) -> bool:
-    """A sentence ends a signature block; "Name | Role | Organisation" lines, however long, do not."""
+    """A sentence ends a signature block; "Name | Role | Organisation" or address lines do not."""
     words = line.split()
     stripped = line.strip()
-    long_line = len(line) > 90 or len(words) >= 11
-    sentence = stripped.endswith((".", "!", "?", ":")) or ". " in stripped
-    return (long_line and sentence and "|" not in stripped) or bool(_PS.match(line))
+    if _PS.match(line):
+        return True
+    if "|" in stripped:
+        return False
+    if stripped.endswith((".", "!", "?")) and len(words) >= 5:
+        return True
+    return len(line) > 90 or (len(words) >= 11 and ". " in stripped)
 
 
 def zones(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,9 @@ def build_engine(settings: DetectorsSettings, path: Path) -> tuple[Any, Any | No
     from presidio_analyzer.predefined_recognizers import SpacyRecognizer
     from presidio_analyzer.recognizer_registry.recognizers_loader_utils import RecognizerListLoader
 
+    # Presidio's debug messages are harmless today, but a gateway must never be one logging change away from
+    # printing what it matched: keep its logger at WARNING whatever the root level is.
+    logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
     folder = path.parent
     languages = settings.supported_languages
     reg = settings.recognizer_registry

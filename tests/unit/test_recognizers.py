@@ -60,6 +60,7 @@ CASES: list[tuple[str, str, str | None]] = [
     ("Sort code 20-00-00, account number 12345678", "UK_BANK_ACCOUNT", "20-00-00, account number 12345678"),
     ("bank details: 40 11 62 / 71234567", "UK_BANK_ACCOUNT", "40 11 62 / 71234567"),
     ("account number 12345678 only", "UK_BANK_ACCOUNT", None),
+    ("review dates 12-03-15 and 14-05-16 for account 88776655", "UK_BANK_ACCOUNT", None),  # dates, no label
     # phone numbers (validated by libphonenumber)
     ("Mobile 07911 123456", "PHONE_NUMBER", "07911 123456"),
     ("ring +44 (0)161 234 5678", "PHONE_NUMBER", "+44 (0)161 234 5678"),
@@ -87,6 +88,7 @@ CASES: list[tuple[str, str, str | None]] = [
     ("[Official Sensitive]", "PROTECTIVE_MARKING", "Official Sensitive"),
     ("TOP SECRET", "PROTECTIVE_MARKING", "TOP SECRET"),
     ("it is no secret that", "PROTECTIVE_MARKING", None),
+    ("Marked PROTECT - PERSONAL in 2012", "PROTECTIVE_MARKING", "PROTECT - PERSONAL"),
     # special-category topics, matched on light lemmas
     ("She disclosed domestic abuse by her ex-partner", "SPECIAL_CATEGORY", "domestic abuse"),
     ("history of self harming since 2021", "SPECIAL_CATEGORY", "self harming"),
@@ -103,6 +105,7 @@ CASES: list[tuple[str, str, str | None]] = [
     ("Re: Kaitlyn Fisher\nCase details below", "PERSON", "Kaitlyn Fisher"),
     ("The Child Arrangements Order was made", "PERSON", None),
     ("Re: Leeds Family Court hearing", "PERSON", None),
+    ("Child&nbsp;name: Kian O&#39;Connor&nbsp;&nbsp;DOB", "PERSON", "Kian O&#39;Connor"),
 ]
 
 
