@@ -12,7 +12,10 @@ connections (the reference for "scanning off"); `dlpgate serve` with `scan.enabl
 with scanning (workers = cores). Per path:
 
 - throughput: Postfix's `smtp-source`, one process per message kind in parallel, sessions and messages in the
-  mix's proportions, `--concurrency` sessions in all, connections reused (`-d`); median of `--repeat` runs;
+  mix's proportions, `--concurrency` sessions in all, connections reused (`-d`); median of `--repeat` runs.
+  The minimal relay and dlpgate without scanning run side by side and take turns, so their ratio holds up
+  when other work comes and goes on the machine; the server's CPU time a message is reported too (from
+  /proc), with the share of the machine other processes took meanwhile;
 - latency: an aiosmtplib client sends the mix (seeded order) at 1 connection (no queueing) and at
   `--concurrency`, one queue feeding every connection; added latency = through minus direct, per percentile;
 - peak memory: the highest sum of VmRSS over the process and its children (dlpgate's spawned scan workers),
@@ -317,17 +320,17 @@ def tree_rss_kib(pid: int) -> int:
     return sum(_rss_kib(p) for p in tree_pids(pid))
 
 
-def tree_cpu_ticks(pid: int) -> int:
-    """utime + stime (clock ticks) of the live processes of a tree."""
-    total = 0
+def tree_cpu_ticks(pid: int) -> dict[int, int]:
+    """utime + stime (clock ticks) of each live process of a tree."""
+    ticks: dict[int, int] = {}
     for p in tree_pids(pid):
         try:
             with open(f"/proc/{p}/stat") as fh:
                 fields = fh.read().rpartition(")")[2].split()
-            total += int(fields[11]) + int(fields[12])
+            ticks[p] = int(fields[11]) + int(fields[12])
         except (OSError, IndexError, ValueError):
             pass
-    return total
+    return ticks
 
 
 def machine_busy_ticks() -> int:
@@ -350,22 +353,28 @@ class CpuUse:
     """CPU while the smtp-source runs were going: the server's per message, and everyone else's share."""
 
     server_ms_per_msg: float
+    parallel: int  # processes of the server that did real work (>= 5% of its CPU): the cores it can use
     load_gen_share: float  # smtp-source, smtp-sink and this script, of the whole machine
     other_share: float  # processes that are not part of the benchmark, of the whole machine
 
 
-def cpu_window(server_pid: int, sink_pid: int) -> tuple[int, int, int, int, float]:
-    sink = tree_cpu_ticks(sink_pid) if sink_pid != server_pid else 0
+Window = tuple[int, dict[int, int], int, int, float]
+
+
+def cpu_window(server_pid: int, sink_pid: int) -> Window:
+    sink = sum(tree_cpu_ticks(sink_pid).values()) if sink_pid != server_pid else 0
     return machine_busy_ticks(), tree_cpu_ticks(server_pid), sink, own_ticks(), time.perf_counter()
 
 
-def cpu_use(before: tuple[int, int, int, int, float], after: tuple[int, int, int, int, float],
-            messages: int) -> CpuUse:
+def cpu_use(before: Window, after: Window, messages: int) -> CpuUse:
     hz = os.sysconf("SC_CLK_TCK")
-    busy, server, sink, own = (after[i] - before[i] for i in range(4))
+    per_process = {p: t - before[1].get(p, 0) for p, t in after[1].items()}
+    server = sum(per_process.values())
+    busy, sink, own = after[0] - before[0], after[2] - before[2], after[3] - before[3]
     capacity = (after[4] - before[4]) * hz * (os.cpu_count() or 1)
     other = max(0, busy - server - sink - own)
-    return CpuUse(server * 1000 / hz / messages, (sink + own) / capacity, other / capacity)
+    parallel = max(1, sum(1 for t in per_process.values() if t >= 0.05 * server))
+    return CpuUse(server * 1000 / hz / messages, parallel, (sink + own) / capacity, other / capacity)
 
 
 class PeakRss:
@@ -423,7 +432,8 @@ class Pass:
     source_rate: float = float("nan")  # smtp-source, messages/s at C
     source_failed: int = 0
     source_runs: list[float] = field(default_factory=list)  # smtp-source, messages/s of each repeat
-    cpu: CpuUse | None = None
+    cpu_runs: list[CpuUse] = field(default_factory=list)  # the server's CPU in each smtp-source run
+    cpu: CpuUse | None = None  # the median run by CPU a message
     client_rate: float = float("nan")  # aiosmtplib client, messages/s at C
     lat_c: list[float] = field(default_factory=list)  # seconds, at C
     lat_1: list[float] = field(default_factory=list)  # seconds, at 1
@@ -449,9 +459,8 @@ def smtp_source_mix(port: int, files: dict[str, Path], total: int, concurrency: 
     failed = 0
     for p in procs:
         _, err = p.communicate()
-        failed += sum(1 for line in err.decode(errors="replace").splitlines() if "warning:" in line or "fatal:" in line)
-        if p.returncode:
-            failed += 1
+        lines = [x for x in err.decode(errors="replace").splitlines() if "warning:" in x or "fatal:" in x]
+        failed += len(lines) or (1 if p.returncode else 0)
     elapsed = time.perf_counter() - t0
     return total / elapsed, failed
 
@@ -491,7 +500,7 @@ async def client_mix(
 
 
 def pct(values: Sequence[float], p: int) -> float:
-    """p-th percentile in ms (exclusive method); max for fewer than 100 values at p99."""
+    """p-th percentile in ms (exclusive method: with fewer than 100 values, p99 lies between the two largest)."""
     if not values:
         return float("nan")
     if len(values) < 2:
@@ -525,75 +534,98 @@ def read_log(path: Path) -> dict[str, object]:
             "scan_ms_p99": pct(scan, 99) if len(scan) > 1 else None}
 
 
-def measure(
-    name: str, port: int, watch_pid: int, sink_pid: int, files: dict[str, Path], args: argparse.Namespace
-) -> Pass:
-    """Warm up, then: the mix one at a time (C=1), smtp-source at C, the aiosmtplib client at C."""
-    messages = [files[kind].read_bytes() for kind, _, _ in MIX]
-    res = Pass(name)
-    rss = PeakRss(watch_pid)
-    try:
-        asyncio.run(client_mix(port, messages, sequence(4 * len(MIX), seed=3), 2))  # warm-up: every worker
-        _, serial, f1 = asyncio.run(client_mix(port, messages, sequence(args.serial, seed=5), 1))
-        res.lat_1 = [t for _, t in serial]
-        for k, t in serial:
-            res.by_kind_1.setdefault(k, []).append(t)
-        before = cpu_window(watch_pid, sink_pid)
-        for _ in range(args.repeat):
-            rate, failed = smtp_source_mix(port, files, args.messages, args.concurrency)
-            res.source_runs.append(rate)
-            res.source_failed += failed
-        res.cpu = cpu_use(before, cpu_window(watch_pid, sink_pid), args.messages * args.repeat)
-        res.source_rate = statistics.median(res.source_runs)
-        elapsed, loaded, f2 = asyncio.run(client_mix(port, messages, sequence(args.messages), args.concurrency))
-        res.lat_c = [t for _, t in loaded]
-        res.client_rate = len(loaded) / elapsed
-        res.failed = f1 + f2
-    finally:
-        res.peak_kib = rss.stop()
-    print(f"  {name}: {res.source_rate:.1f} msg/s (smtp-source, runs {[round(r, 1) for r in res.source_runs]}), "
-          f"{res.client_rate:.1f} msg/s (client)", file=sys.stderr, flush=True)
-    return res
+@dataclass
+class Server:
+    """A path under test: the sink itself (direct), the minimal relay, or a dlpgate."""
+
+    res: Pass
+    port: int
+    pid: int
+    proc: subprocess.Popen[bytes] | None = None  # None: not ours to stop here (the sink)
+    logfile: Path | None = None
+    rss: PeakRss | None = None
+
+    def __post_init__(self) -> None:
+        self.rss = PeakRss(self.pid)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.rss is not None:
+            self.res.peak_kib = self.rss.stop()
+        if self.logfile is not None:
+            self.res.log = read_log(self.logfile)
 
 
-def run_dlpgate(tmp: Path, name: str, sink: subprocess.Popen[bytes], sink_port: int, files: dict[str, Path],
-                args: argparse.Namespace, *, scan: bool) -> Pass:
+def start_dlpgate(tmp: Path, name: str, sink_port: int, *, scan: bool) -> Server:
     cfg = dlpgate_config(tmp, name, scan=scan)
     port = free_port()
     logfile = tmp / f"{name}.log"
+    t0 = time.perf_counter()
     with logfile.open("wb") as log:
-        t0 = time.perf_counter()
         proc = subprocess.Popen(
             [str(REPO / ".venv/bin/dlpgate"), "serve", "--config", str(cfg), "--listen", f"127.0.0.1:{port}",
              "--upstream", f"smtp://127.0.0.1:{sink_port}"],
             stdout=subprocess.DEVNULL, stderr=log, cwd=tmp,
         )
-        try:
-            wait_port(port, proc)
-            print(f"  {name}: ready after {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
-            res = measure(name, port, proc.pid, sink.pid, files, args)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-    res.log = read_log(logfile)
-    return res
+    server = Server(Pass(name), port, proc.pid, proc, logfile)
+    try:
+        wait_port(port, proc)
+    except BaseException:
+        server.stop()
+        raise
+    print(f"  {name}: ready after {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    return server
 
 
-def run_minimal(sink: subprocess.Popen[bytes], sink_port: int, files: dict[str, Path],
-                args: argparse.Namespace) -> Pass:
+def start_minimal(sink_port: int) -> Server:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-c", MINIMAL_RELAY, str(port), str(sink_port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = Server(Pass("minimal pooled relay"), port, proc.pid, proc)
     try:
         wait_port(port, proc)
-        return measure("minimal pooled relay", port, proc.pid, sink.pid, files, args)
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def latencies(sv: Server, messages: Sequence[bytes], args: argparse.Namespace) -> None:
+    """Warm up (every worker), then the mix one at a time (C=1) and at C, with the aiosmtplib client."""
+    res = sv.res
+    asyncio.run(client_mix(sv.port, messages, sequence(4 * len(MIX), seed=3), 2))
+    _, serial, f1 = asyncio.run(client_mix(sv.port, messages, sequence(args.serial, seed=5), 1))
+    res.lat_1 = [t for _, t in serial]
+    for k, t in serial:
+        res.by_kind_1.setdefault(k, []).append(t)
+    elapsed, loaded, f2 = asyncio.run(client_mix(sv.port, messages, sequence(args.messages), args.concurrency))
+    res.lat_c = [t for _, t in loaded]
+    res.client_rate = len(loaded) / elapsed
+    res.failed += f1 + f2
+
+
+def throughput(servers: Sequence[Server], sink_pid: int, files: dict[str, Path], args: argparse.Namespace) -> None:
+    """smtp-source runs, taking turns between the servers (so a busy spell on a shared machine hits all of
+    them alike), with the CPU each server used per run."""
+    for _ in range(args.repeat):
+        for sv in servers:
+            before = cpu_window(sv.pid, sink_pid)
+            rate, failed = smtp_source_mix(sv.port, files, args.messages, args.concurrency)
+            sv.res.cpu_runs.append(cpu_use(before, cpu_window(sv.pid, sink_pid), args.messages))
+            sv.res.source_runs.append(rate)
+            sv.res.source_failed += failed
+    for sv in servers:
+        r = sv.res
+        r.source_rate = statistics.median(r.source_runs)
+        r.cpu = sorted(r.cpu_runs, key=lambda c: c.server_ms_per_msg)[len(r.cpu_runs) // 2]
+        print(f"  {r.name}: {r.source_rate:.1f} msg/s (smtp-source runs {[round(x, 1) for x in r.source_runs]}), "
+              f"{r.client_rate:.1f} msg/s (client)", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------------------------- report
@@ -629,7 +661,7 @@ def table(title: str, direct: Pass, through: Pass, concurrency: int) -> None:
     if through.cpu is not None:
         c = through.cpu
         print(f"CPU during the smtp-source runs: {through.name} {c.server_ms_per_msg:.2f} ms a message "
-              f"(all {os.cpu_count()} cores would carry {cpu_bound(c):.0f} msg/s); load generator and sink "
+              f"({usable_cores(c)} core(s) to itself would carry {cpu_bound(c):.0f} msg/s); load generator and sink "
               f"{c.load_gen_share:.0%} of the machine, other processes {c.other_share:.0%}")
     if through.log:
         lg = through.log
@@ -639,9 +671,13 @@ def table(title: str, direct: Pass, through: Pass, concurrency: int) -> None:
               + (f", warnings/errors {lg['problems']}" if lg["problems"] else ", no warnings or errors"))
 
 
+def usable_cores(c: CpuUse) -> int:
+    return min(os.cpu_count() or 1, c.parallel)
+
+
 def cpu_bound(c: CpuUse) -> float:
-    """Messages/s the server could carry with every core to itself, from its CPU per message."""
-    return 1000 * (os.cpu_count() or 1) / c.server_ms_per_msg if c.server_ms_per_msg else float("nan")
+    """Messages/s the server could carry with the cores it can use to itself, from its CPU per message."""
+    return 1000 * usable_cores(c) / c.server_ms_per_msg if c.server_ms_per_msg else float("nan")
 
 
 def verdict(ok: bool) -> str:
@@ -683,14 +719,33 @@ def main() -> int:
         load1 = os.getloadavg()[0]
         print(f"# load average before the run: {load1:.2f}"
               + ("  (other work is running: figures will be low)" if load1 > 0.5 else ""))
+        messages = [files[kind].read_bytes() for kind, _, _ in MIX]
         sink_port = free_port()
         sink = start_sink(sink_port)
+        running: list[Server] = []
         try:
-            direct = measure("direct to smtp-sink", sink_port, sink.pid, sink.pid, files, args)
-            minimal = run_minimal(sink, sink_port, files, args)
-            off = run_dlpgate(tmp, "dlpgate, scanning off", sink, sink_port, files, args, scan=False)
-            on = run_dlpgate(tmp, "dlpgate, scanning on", sink, sink_port, files, args, scan=True)
+            running.append(Server(Pass("direct to smtp-sink"), sink_port, sink.pid))
+            direct = running[-1].res
+            latencies(running[-1], messages, args)
+            throughput(running, sink.pid, files, args)
+            running.pop().stop()
+            # The minimal relay and dlpgate without scanning run side by side and take turns, so their ratio
+            # (a goal) compares like with like even when other work comes and goes on the machine.
+            running += [start_minimal(sink_port), start_dlpgate(tmp, "dlpgate, scanning off", sink_port, scan=False)]
+            minimal, off = running[0].res, running[1].res
+            for sv in running:
+                latencies(sv, messages, args)
+            throughput(running, sink.pid, files, args)
+            while running:
+                running.pop().stop()
+            running.append(start_dlpgate(tmp, "dlpgate, scanning on", sink_port, scan=True))
+            on = running[-1].res
+            latencies(running[-1], messages, args)
+            throughput(running, sink.pid, files, args)
+            running.pop().stop()
         finally:
+            for sv in running:
+                sv.stop()
             sink.terminate()
             sink.wait(10)
     print(f"# client = aiosmtplib at the same concurrency (its CPU competes with the server on this machine); "
@@ -701,7 +756,7 @@ def main() -> int:
     table(f"dlpgate, scanning on ({os.cpu_count()} workers)", direct, on, args.concurrency)
 
     added_p99 = pct(on.lat_1, 99) - pct(direct.lat_1, 99)
-    share = off.source_rate / minimal.source_rate
+    share = statistics.median(o / m for o, m in zip(off.source_runs, minimal.source_runs, strict=True))
     print("\n## goals")
     on_cpu = f" (CPU {on.cpu.server_ms_per_msg:.1f} ms a message: {cpu_bound(on.cpu):.0f} msg/s on an idle machine)" \
         if on.cpu else ""
@@ -710,12 +765,13 @@ def main() -> int:
     print(f"{verdict(added_p99 < GOAL_ADDED_P99_MS)}  added p99 < {GOAL_ADDED_P99_MS:.0f} ms at C=1, scanning on: "
           f"{added_p99:.1f} ms (p50 {pct(on.lat_1, 50) - pct(direct.lat_1, 50):.1f} ms)")
     print(f"{verdict(share >= GOAL_MINIMAL_SHARE)}  scanning off >= {GOAL_MINIMAL_SHARE:.0%} of a minimal pooled "
-          f"relay: {off.source_rate:.1f} / {minimal.source_rate:.1f} msg/s = {share:.1%} "
+          f"relay: {off.source_rate:.1f} vs {minimal.source_rate:.1f} msg/s, median of paired runs {share:.1%} "
           f"(vs the issue's {REFERENCE_MINIMAL_RATE:.0f} msg/s: {off.source_rate / REFERENCE_MINIMAL_RATE:.0%})")
-    if off.cpu and minimal.cpu:
-        print(f"      by CPU a message: minimal {minimal.cpu.server_ms_per_msg:.2f} ms / dlpgate "
-              f"{off.cpu.server_ms_per_msg:.2f} ms = {minimal.cpu.server_ms_per_msg / off.cpu.server_ms_per_msg:.1%}"
-              f" (not disturbed by other processes)")
+    if off.cpu_runs and minimal.cpu_runs:
+        cpu_share = statistics.median(m.server_ms_per_msg / o.server_ms_per_msg
+                                      for m, o in zip(minimal.cpu_runs, off.cpu_runs, strict=True))
+        print(f"      by CPU a message: minimal {minimal.cpu.server_ms_per_msg if minimal.cpu else 0:.2f} ms, "
+              f"dlpgate {off.cpu.server_ms_per_msg if off.cpu else 0:.2f} ms; median of paired runs {cpu_share:.1%}")
     failures = sum(r.source_failed + r.failed for r in (direct, minimal, off, on))
     print(f"{'PASS' if failures == 0 else 'MISS'}  no failed messages: {failures} failed")
     print(f"# total run time {time.perf_counter() - started:.0f} s, load average after: {os.getloadavg()[0]:.2f}")

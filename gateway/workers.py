@@ -13,6 +13,7 @@ import concurrent.futures
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures.process import BrokenProcessPool
@@ -27,9 +28,31 @@ log = structlog.get_logger("dlpgate.workers")
 _scanner: object | None = None
 
 
+def _die_with_parent() -> None:
+    """A worker must not outlive the gateway (SIGKILL, OOM kill): ask the kernel to kill it when the parent
+    dies, and watch the parent pid as a fallback where prctl is unavailable."""
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while True:
+            time.sleep(2)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _init_worker(config_dir: str) -> None:
-    """Runs once in each worker: ignore Ctrl-C (the parent decides), build the scanner."""
+    """Runs once in each worker: die with the parent, ignore Ctrl-C (the parent decides), build the scanner."""
     global _scanner
+    _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from gateway.config import load
     from gateway.logging import configure_logging

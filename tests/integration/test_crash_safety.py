@@ -78,3 +78,31 @@ def test_sigterm_stops_gracefully(tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0
     assert b'"event": "stopped"' in err
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        out.extend(int(c) for c in text)
+    return out
+
+
+def test_workers_die_with_a_killed_gateway(tmp_path: Path) -> None:
+    """SIGKILL on the gateway leaves no orphaned scan workers behind."""
+    cfg = make_config(tmp_path, {"upstream": {"url": f"maildir:{tmp_path / 'md'}"},
+                                 "scan": {"enabled": True, "workers": 2}})
+    port = _free_port()
+    proc = subprocess.Popen([*DLPGATE, "serve", "--config", str(cfg), "--listen", f"127.0.0.1:{port}"],
+                            cwd=tmp_path, stderr=subprocess.DEVNULL)
+    _wait_port(port, proc)
+    workers = [c for c in _children(proc.pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    assert len(workers) == 2
+    proc.kill()
+    proc.wait(10)
+    end = time.time() + 10
+    while time.time() < end and any(Path(f"/proc/{w}").exists() for w in workers):
+        time.sleep(0.1)
+    alive = [w for w in workers if Path(f"/proc/{w}").exists()
+             and b"spawn_main" in Path(f"/proc/{w}/cmdline").read_bytes()]
+    assert alive == []
