@@ -162,7 +162,8 @@ def _counts(counter: Counter[str], order: Sequence[str] | None = None) -> list[C
 
 
 def _rule_ids(record: IncidentRecord) -> list[str]:
-    return [f"{r['rule_id']}{' (monitor)' if r.get('mode') == 'monitor' else ''}" for r in record.rules]
+    suffix = {"monitor": " (monitor)", "outranked": " (outranked)"}
+    return [f"{r['rule_id']}{suffix.get(r.get('mode', ''), '')}" for r in record.rules]
 
 
 def build_digest(

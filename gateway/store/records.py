@@ -59,7 +59,12 @@ def rule_entries(decision: Decision) -> list[dict[str, Any]]:
             "description": h.description,
         }
 
-    return [entry(h) for h in decision.hits] + [entry(h) | {"mode": "monitor"} for h in decision.monitor]
+    # Outranked rules fired too (a less severe action lost to the winner): kept so reviewers see every reason.
+    return (
+        [entry(h) for h in decision.hits]
+        + [entry(h) | {"mode": "outranked"} for h in decision.outranked]
+        + [entry(h) | {"mode": "monitor"} for h in decision.monitor]
+    )
 
 
 def clause_list(decision: Decision) -> list[str]:

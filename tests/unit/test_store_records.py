@@ -105,3 +105,16 @@ def test_entity_label_falls_back_readably() -> None:
     """Unknown entity types still read as words in notices and digests."""
     assert entity_label("UK_NHS") == "NHS number"
     assert entity_label("NEW_THING") == "new thing"
+
+
+def test_outranked_rules_are_recorded_with_their_mode() -> None:
+    """Rules that fired but lost to a more severe action still reach the incident record, marked outranked."""
+    from gateway.policy.model import RuleHit
+    from gateway.store.records import rule_entries
+
+    win = RuleHit("personal-address", "IA 4.3", Action.REJECT, "enforce", "r")
+    lost = RuleHit("protected-info-unencrypted", "IA 4.5", Action.ENCRYPT, "enforce", "e")
+    mon = RuleHit("watch", "IA 4.6", Action.QUARANTINE, "monitor", "m")
+    entries = rule_entries(Decision(Action.REJECT, hits=(win,), outranked=(lost,), monitor=(mon,)))
+    assert [(e["rule_id"], e["mode"]) for e in entries] == [
+        ("personal-address", "enforce"), ("protected-info-unencrypted", "outranked"), ("watch", "monitor")]
