@@ -249,6 +249,11 @@ def _check_paths(cfg: Config, gw_file: Path) -> None:
                    ("server.auth.users_file", cfg.gateway.server.auth.users_file)):
         if p is not None and not cfg.resolve(p).is_file():
             problems.append(ConfigProblem(str(gw_file), key, f"file not found: {cfg.resolve(p)}"))
+    enc = cfg.policy.encrypt
+    uses_smarthost = enc.mode == "smarthost" or (enc.mode == "smime" and enc.smime.fallback == "smarthost")
+    if uses_smarthost and not cfg.gateway.upstream.encryption_smarthost:
+        problems.append(ConfigProblem(str(gw_file), "upstream.encryption_smarthost",
+                                      "required by policy.yaml encrypt mode smarthost (or S/MIME fallback smarthost)"))
     if tls.required and tls.cert is None:
         problems.append(ConfigProblem(str(gw_file), "server.tls.required", "needs server.tls.cert and key"))
     if problems:

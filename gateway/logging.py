@@ -41,6 +41,10 @@ def redact_processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> M
 
 def configure_logging(*, json: bool = True, level: str = "INFO", stream: Any = None) -> None:
     logging.basicConfig(format="%(message)s", stream=stream or sys.stderr, level=level, force=True)
+    # Third-party loggers that write envelope addresses or SMTP command lines at INFO (aiosmtpd's "mail.log")
+    # or chatter (alembic, presidio): warnings only. Our own transaction line says what happened.
+    for noisy in ("mail.log", "aiosmtpd", "alembic", "presidio-analyzer", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[

@@ -235,7 +235,7 @@ class SmtpUpstream:
     tls: str = "none"
     """``none``, ``starttls`` or ``implicit``."""
     verify: bool = True
-    max_idle: int = 16
+    max_idle: int = 256
     idle_seconds: float = 30.0
     _idle: list[tuple[float, aiosmtplib.SMTP]] = field(default_factory=list)
 

@@ -80,3 +80,19 @@ async def test_metrics_health_and_readiness(gateway_factory, upstream: Upstream)
     await upstream.stop()
     status, body = await asyncio.to_thread(_get, f"http://127.0.0.1:{mport}/readyz")
     assert status == 503 and "upstream FAIL" in body
+
+
+async def test_logs_carry_no_addresses_or_subject(gateway_factory, upstream: Upstream) -> None:
+    """Neither our transaction line nor aiosmtpd's own logger writes envelope addresses or the subject."""
+    import io
+
+    from gateway.logging import configure_logging
+
+    buffer = io.StringIO()  # stays open after the test: later log lines have somewhere to go
+    configure_logging(json=True, stream=buffer)
+    app = await gateway_factory({"upstream": {"url": upstream.url}})
+    await asyncio.to_thread(send, app.port, "alice@cafcass.gov.uk", ["bob@cafcass.gov.uk"], MESSAGE)
+    await asyncio.sleep(0.1)
+    text = buffer.getvalue()
+    assert '"event": "transaction"' in text
+    assert "alice@" not in text and "bob@" not in text and "Quarterly figures" not in text

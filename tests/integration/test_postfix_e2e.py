@@ -79,7 +79,8 @@ async def test_postfix_clean_protected_rejected_and_quarantined(env: Env) -> Non
 
 
 async def test_postfix_refuses_smuggling_that_dlpgate_would_refuse_first(env: Env) -> None:
-    """The documented Postfix setting forbids bare newlines, and dlpgate never forwards them anyway."""
+    """The Postfix instance runs with smtpd_forbid_bare_newline (as the deploy example documents); dlpgate itself
+    never forwards bare newlines."""
     out = await asyncio.to_thread(
         subprocess.run, ["postconf", "-c", str(env.postfix.root / "etc"), "smtpd_forbid_bare_newline"],
         capture_output=True, text=True,
