@@ -301,6 +301,17 @@ class _Walker:
         return True
 
     # Walker protocol (used by extractors for nested content) ---------------------------------------------
+    def _admit_part(self, location: str) -> bool:
+        """Count one more part against max_parts; past it, record the limit once and read nothing more."""
+        if self.sink.parts_exhausted:
+            return False
+        try:
+            self.sink.count_part()
+        except LimitExceeded as exc:
+            self.sink.add_unscannable(location, "limit", exc.detail)
+            return False
+        return True
+
     def extract_member(
         self,
         data: bytes,
@@ -312,12 +323,7 @@ class _Walker:
         charset: str | None = None,
         record: bool = True,
     ) -> None:
-        if self.sink.parts_exhausted:
-            return
-        try:
-            self.sink.count_part()
-        except LimitExceeded as exc:
-            self.sink.add_unscannable(location, "limit", exc.detail)
+        if not self._admit_part(location):
             return
         ftype = sniff(data, name, declared_type)
         if record:
@@ -328,12 +334,7 @@ class _Walker:
         self._run(Item(data, location, name, declared_type, depth, ftype, charset))
 
     def unreadable_member(self, *, location: str, name: str, size: int, reason: UnscannableReason, detail: str) -> None:
-        if self.sink.parts_exhausted:
-            return
-        try:
-            self.sink.count_part()
-        except LimitExceeded as exc:
-            self.sink.add_unscannable(location, "limit", exc.detail)
+        if not self._admit_part(location):
             return
         guessed = guess_type_from_name(name)
         self.sink.add_attachment(AttachmentInfo(location, name, guessed or "application/octet-stream", guessed, size))
