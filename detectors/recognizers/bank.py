@@ -7,8 +7,10 @@ within a short distance, with banking words around it, is a bank account. One fi
 from __future__ import annotations
 
 import regex
-from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
+from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from detectors.recognizers.text import result
 
 _SORT_CODE = regex.compile(r"(?<![\d\-./])(\d{2})[ \t]?([\-–. ])[ \t]?(\d{2})[ \t]?\2[ \t]?(\d{2})(?![\d]|[\-./]\d)")
 _SORT_CODE_PLAIN = regex.compile(r"(?<![\d\-./])\d{6}(?![\d]|[\-./]\d)")
@@ -103,21 +105,6 @@ class UkBankAccountRecognizer(LocalRecognizer):
             else:  # no banking words, or "12-03-15" that reads as a date with no "sort code" label
                 score = self.score_without_context
             results.append(
-                RecognizerResult(
-                    entity_type=self.supported_entities[0],
-                    start=start,
-                    end=end,
-                    score=score,
-                    analysis_explanation=AnalysisExplanation(
-                        recognizer=self.name,
-                        original_score=score,
-                        textual_explanation="sort code with account number",
-                    ),
-                    recognition_metadata={
-                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                        RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
-                    },
-                )
+                result(self, start, end, score, "sort code with account number")
             )
         return results

@@ -12,8 +12,10 @@ from __future__ import annotations
 import datetime as dt
 
 import regex
-from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
+from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from detectors.recognizers.text import result
 
 _MONTHS = {
     "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
@@ -150,22 +152,6 @@ class DateOfBirthRecognizer(LocalRecognizer):
                 continue
             seen.add(m.start())
             results.append(
-                RecognizerResult(
-                    entity_type=self.supported_entities[0],
-                    start=m.start(),
-                    end=m.end(),
-                    score=self.score,
-                    analysis_explanation=AnalysisExplanation(
-                        recognizer=self.name,
-                        original_score=self.score,
-                        textual_explanation="date with birth context",
-                    ),
-                    recognition_metadata={
-                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                        # context was required, not a boost: the enhancer must not add to it
-                        RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
-                    },
-                )
+                result(self, m.start(), m.end(), self.score, "date with birth context")
             )
         return results

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import regex
-from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
+from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from detectors.recognizers.patterns import NAME_SEQ
-from detectors.recognizers.text import read_phrases, word_spans
+from detectors.recognizers.text import read_phrases, result, word_spans
 
 TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Master|Prof|Professor|Sir|Dame|Lady|Lord)"
 _WINDOW = 120  # characters around a trigger searched by the full pattern (names sit right next to cues)
@@ -173,22 +173,7 @@ class _NameRecognizer(LocalRecognizer):
                 continue  # a lone word in capitals is an acronym, not a name
             seen.add((start, end))
             results.append(
-                RecognizerResult(
-                    entity_type=self.supported_entities[0],
-                    start=start,
-                    end=end,
-                    score=self.score,
-                    analysis_explanation=AnalysisExplanation(
-                        recognizer=self.name,
-                        original_score=self.score,
-                        textual_explanation=self.explanation,
-                    ),
-                    recognition_metadata={
-                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                        RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
-                    },
-                )
+                result(self, start, end, self.score, self.explanation)
             )
         return results
 

@@ -13,8 +13,10 @@ from functools import lru_cache
 
 import phonenumbers
 import regex
-from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
+from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from detectors.recognizers.text import result
 
 _GAP = r"[ \t.\-]{0,2}\(?"
 _CANDIDATE = regex.compile(
@@ -110,20 +112,6 @@ class UkPhoneRecognizer(LocalRecognizer):
             if score <= 0:
                 continue
             results.append(
-                RecognizerResult(
-                    entity_type=self.supported_entities[0],
-                    start=start,
-                    end=end,
-                    score=score,
-                    analysis_explanation=AnalysisExplanation(
-                        recognizer=self.name,
-                        original_score=score,
-                        textual_explanation="phone number validated by libphonenumber",
-                    ),
-                    recognition_metadata={
-                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                    },
-                )
+                result(self, start, end, score, "phone number validated by libphonenumber", context_fixed=False)
             )
         return results

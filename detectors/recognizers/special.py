@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import regex
-from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
+from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from detectors.recognizers.text import PhraseIndex, Token, light_lemma, read_phrases, tokens
+from detectors.recognizers.text import PhraseIndex, Token, light_lemma, read_phrases, result, tokens
 
 CATEGORY_KEY = "special_category"
 _CLAUSE_BREAK = regex.compile(r"[.,;:!?()\[\]\n]")
@@ -88,22 +88,6 @@ class SpecialCategoryRecognizer(LocalRecognizer):
                 continue
             start, end = toks[first].start, toks[stop - 1].end
             results.append(
-                RecognizerResult(
-                    entity_type=self.supported_entities[0],
-                    start=start,
-                    end=end,
-                    score=self.score,
-                    analysis_explanation=AnalysisExplanation(
-                        recognizer=self.name,
-                        original_score=self.score,
-                        textual_explanation=f"special-category topic: {topic}",
-                    ),
-                    recognition_metadata={
-                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                        RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
-                        CATEGORY_KEY: topic,
-                    },
-                )
+                result(self, start, end, self.score, f"special-category topic: {topic}", metadata={CATEGORY_KEY: topic})
             )
         return results

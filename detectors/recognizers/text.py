@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import regex
+from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
 
 WORD = regex.compile(r"[\p{L}\p{N}]+(?:['’][\p{L}]+)?")
 
@@ -136,3 +137,35 @@ def read_phrases(path: Path) -> list[str]:
         if entry:
             out.append(entry)
     return out
+
+
+def result(
+    recognizer: EntityRecognizer,
+    start: int,
+    end: int,
+    score: float,
+    explanation: str,
+    *,
+    context_fixed: bool = True,
+    metadata: dict[str, object] | None = None,
+) -> RecognizerResult:
+    """One finding from our recognizers. ``context_fixed`` marks a score that already reflects required context,
+    so Presidio's enhancer must not raise it again."""
+    name = str(getattr(recognizer, "name", ""))  # Presidio leaves these attributes unannotated
+    meta: dict[str, object] = {
+        RecognizerResult.RECOGNIZER_NAME_KEY: name,
+        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: str(getattr(recognizer, "id", "")),
+        **(metadata or {}),
+    }
+    if context_fixed:
+        meta[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
+    return RecognizerResult(
+        entity_type=recognizer.supported_entities[0],
+        start=start,
+        end=end,
+        score=score,
+        analysis_explanation=AnalysisExplanation(
+            recognizer=name, original_score=score, textual_explanation=explanation
+        ),
+        recognition_metadata=meta,
+    )
