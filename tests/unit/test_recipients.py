@@ -67,6 +67,8 @@ def cls_of(c: RecipientClassifier, rcpt: str, sender: str = SENDER, name: str = 
         ("jane_abc@kindle.com", "storage_or_ai"),
         ("folder.x1@u.box.com", "storage_or_ai"),
         ("fred@fireflies.ai", "storage_or_ai"),
+        ("upload-7f3a9c@upload.dropbox.com", "storage_or_ai"),
+        ("notes@otter.ai", "storage_or_ai"),
         ("no-at-sign", "external"),
         ("x@[192.0.2.1]", "external"),
     ],
