@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import os
+import time
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -42,8 +43,16 @@ def _verify_scrypt(stored: str, password: bytes) -> bool:
 
 
 class UserDatabase:
-    def __init__(self, users: dict[str, str]) -> None:
+    """Verifies AUTH passwords. aiosmtpd calls the authenticator synchronously on the event loop, and an argon2
+    check costs tens of milliseconds, so a recent success is remembered (as an HMAC under a per-process random
+    key, never the password) for ``cache_seconds``: Exchange re-authenticating every connection then costs
+    microseconds, and a wrong password always takes the slow path."""
+
+    def __init__(self, users: dict[str, str], *, cache_seconds: float = 600.0) -> None:
         self.users = users
+        self.cache_seconds = cache_seconds
+        self._key = os.urandom(32)
+        self._recent: dict[str, tuple[bytes, float]] = {}
 
     @classmethod
     def load(cls, path: Path) -> UserDatabase:
@@ -67,6 +76,17 @@ class UserDatabase:
         return cls(users)
 
     def verify(self, user: str, password: bytes) -> bool:
+        tag = hmac.new(self._key, user.encode("utf-8", "surrogateescape") + b"\0" + password, "sha256").digest()
+        recent = self._recent.get(user)
+        if recent is not None and time.monotonic() - recent[1] < self.cache_seconds:
+            if hmac.compare_digest(recent[0], tag):
+                return True
+        ok = self._verify_slow(user, password)
+        if ok:
+            self._recent[user] = (tag, time.monotonic())
+        return ok
+
+    def _verify_slow(self, user: str, password: bytes) -> bool:
         stored = self.users.get(user)
         if stored is None:
             _verify_scrypt("$scrypt$n=16384,r=8,p=1$AAAA$AAAA", password)  # same cost for unknown users
