@@ -41,10 +41,6 @@ class Outcome:
     timings: dict[str, float] = field(default_factory=dict)
     error: str = ""
 
-    @property
-    def code(self) -> int:
-        return int(self.reply[:3])
-
 
 @dataclass
 class Envelope:

@@ -44,7 +44,7 @@ def _verify_scrypt(stored: str, password: bytes) -> bool:
 
 class UserDatabase:
     """Verifies AUTH passwords. aiosmtpd calls the authenticator synchronously on the event loop, and an argon2
-    check costs tens of milliseconds, so a recent success is remembered (as an HMAC under a per-process random
+    check costs about 100 ms here, so a recent success is remembered (as an HMAC under a per-process random
     key, never the password) for ``cache_seconds``: Exchange re-authenticating every connection then costs
     microseconds, and a wrong password always takes the slow path."""
 

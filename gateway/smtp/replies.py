@@ -1,12 +1,12 @@
-"""Every SMTP reply dlpgate sends, in one place, with enhanced status codes (RFC 3463).
+"""Every SMTP reply dlpgate itself composes, in one place, with enhanced status codes (RFC 3463).
+
+Greeting, STARTTLS-required, SIZE and syntax replies are aiosmtpd's own.
 
 Internal details never appear here: a stranger sees a generic text, the log gets the detail.
 """
 
 from __future__ import annotations
 
-S220_READY = "220 {host} ESMTP dlpgate ready"
-S221_BYE = "221 2.0.0 Bye"
 S250_OK = "250 2.0.0 Ok"
 S250_RELAYED = "250 2.0.0 Ok: relayed ({upstream})"
 S250_QUARANTINED = "250 2.0.0 Ok: message held for review under reference {ref}"
@@ -23,16 +23,13 @@ S451_UPSTREAM_UNAVAILABLE = "451 4.4.1 Next hop unavailable, please try again la
 S451_UPSTREAM_TEMPFAIL = "451 4.4.0 Next hop temporarily refused the message, please try again later"
 S452_TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 
-S530_TLS_REQUIRED = "530 5.7.0 Must issue a STARTTLS command first"
 S550_POLICY = "550 5.7.1 {text}"
 S552_TOO_MANY_HEADERS = "552 5.3.4 Message has too many header fields"
-S552_TOO_BIG = "552 5.3.4 Message size exceeds fixed maximum message size"
 S554_RELAY_DENIED = "554 5.7.1 Relay access denied"
 S554_BARE_LINE_ENDING = (
     "554 5.6.0 Message refused: bare CR or LF line ending (only CRLF is allowed; SMTP smuggling protection)"
 )
 S554_NUL = "554 5.6.0 Message refused: NUL character in message data"
-S554_NO_HEADERS = "554 5.6.0 Message refused: no header/body separator found"
 
 
 def upstream_passthrough(code: int, text: str) -> str:
