@@ -11,6 +11,11 @@ mode (what ``ContentDetector.analyze`` returns in the relay: NER skipped where i
 Message-level sensitivity is scored in gateway mode.
 
     .venv/bin/python bench/accuracy.py [--corpus samples/corpus/corpus.jsonl] [--config config] [--no-stock]
+
+``--real samples/realtext`` instead scores the hand-labelled real-text set (samples/realtext/README.md) in gateway
+mode, one split at a time (``--split test`` by default; the test split is frozen):
+
+    .venv/bin/python bench/accuracy.py --real samples/realtext [--split dev|test|all] [--show-errors N]
 """
 
 from __future__ import annotations
@@ -143,19 +148,123 @@ def fmt(x: float) -> str:
     return "  -  " if x != x else f"{x:.3f}"
 
 
+REAL_GROUPS = {
+    "case numbers": ("UK_FAMILY_CASE_NUMBER", "UK_COURT_CASE_NUMBER"),
+    "DATE_OF_BIRTH": ("DATE_OF_BIRTH",),
+    "PERSON": ("PERSON",),
+    "AGE": ("AGE",),
+}
+
+
+def load_real(path: Path, split: str) -> list[dict[str, Any]]:
+    """The real-text set: a folder holding dev.jsonl/test.jsonl (or items.jsonl), or one JSONL file."""
+    names = ("dev.jsonl", "test.jsonl", "items.jsonl")
+    files = [path] if path.is_file() else [path / n for n in names if (path / n).exists()]
+    recs = [r for f in files for r in load_corpus(f)]
+    return recs if split == "all" else [r for r in recs if r.get("split") == split]
+
+
+def _overlaps(a: Span, b: Span, same: Sequence[str]) -> bool:
+    return a.location == b.location and a.entity in same and b.entity in same and a.start < b.end and b.start < a.end
+
+
+def real_report(args: argparse.Namespace) -> int:
+    """Gateway-mode scores on the real set: false alarms, entity recall/precision, message decisions."""
+    from gateway.config import load
+    from gateway.scan import content_detector
+
+    recs = load_real(Path(args.real), args.split)
+    if not recs:
+        print(f"no items for split {args.split!r} under {args.real}")
+        return 1
+    detector = content_detector(load(args.config))
+    found: Counter[str] = Counter()
+    labels: Counter[str] = Counter()
+    correct: Counter[str] = Counter()
+    predicted: Counter[str] = Counter()
+    by_kind: dict[str, Counter[str]] = defaultdict(Counter)
+    errors: list[str] = []
+    t0 = time.perf_counter()
+    for rec in recs:
+        labs = labels_of(rec)
+        spans, findings = dlp_spans(detector, rec, "gateway")
+        level = assess_sensitivity(findings).label
+        flagged = level in PROTECTED
+        protected = rec["expected"] in PROTECTED
+        kc = by_kind[rec["kind"]]
+        kc["items"] += 1
+        kc["protected" if protected else "plain"] += 1
+        kc[("protected_caught" if flagged else "protected_missed") if protected
+           else ("plain_flagged" if flagged else "plain_passed")] += 1
+        texts = {c["location"]: c["text"] for c in rec["chunks"]}
+        if args.show_errors and len(errors) < args.show_errors and flagged != protected:
+            seen = sorted({(f.entity, texts.get(f.location, "")[f.start:f.end][:40]) for f in findings})
+            errors.append(f"LEVEL {rec['id']} expected {rec['expected']} got {level}: {seen[:6]}")
+        for group, ents in REAL_GROUPS.items():
+            for lab in (x for x in labs if x.entity in ents):
+                labels[group] += 1
+                if any(_overlaps(lab, p, ents) for p in spans):
+                    found[group] += 1
+                elif args.show_errors and len(errors) < args.show_errors:
+                    errors.append(f"MISS {rec['id']} {lab.entity} {texts[lab.location][lab.start:lab.end]!r}")
+            for p in (x for x in spans if x.entity in ents):
+                predicted[group] += 1
+                if any(_overlaps(p, lab, ents) for lab in labs):
+                    correct[group] += 1
+                elif args.show_errors and len(errors) < args.show_errors:
+                    errors.append(f"FP   {rec['id']} {p.entity} {texts.get(p.location, '')[p.start:p.end]!r}")
+    elapsed = time.perf_counter() - t0
+
+    def share(a: int, b: int) -> str:
+        return f"{a}/{b} ({a / b:.1%})" if b else f"{a}/0 (  -  )"
+
+    kinds = Counter(r["kind"] for r in recs)
+    print(f"real-text set {args.real}, split {args.split}: {len(recs)} items {dict(kinds)} "
+          f"({elapsed:.1f}s, gateway mode)\n")
+    biz = by_kind["business_mail"]
+    print(f"ordinary business mail assessed personal or above (false alarms): "
+          f"{share(biz['plain_flagged'], biz['plain'])}  target <= 2%")
+    print(f"\n{'entity':16} {'labels':>6} {'recall':>7} {'predicted':>9} {'precision':>9}")
+    for group in REAL_GROUPS:
+        r = found[group] / labels[group] if labels[group] else float("nan")
+        p = correct[group] / predicted[group] if predicted[group] else float("nan")
+        print(f"{group:16} {labels[group]:>6} {fmt(r):>7} {predicted[group]:>9} {fmt(p):>9}")
+    print("\nmessage decisions (protected = expected personal or above; caught = assessed personal or above)")
+    for kind in sorted(by_kind):
+        kc = by_kind[kind]
+        print(f"  {kind:14} protected caught {share(kc['protected_caught'], kc['protected']):>16}   "
+              f"not protected but flagged {share(kc['plain_flagged'], kc['plain']):>16}")
+    court = [by_kind[k] for k in by_kind if k != "business_mail"]
+    print(f"  {'court+public':14} protected caught "
+          f"{share(sum(k['protected_caught'] for k in court), sum(k['protected'] for k in court)):>16}   "
+          f"not protected but flagged "
+          f"{share(sum(k['plain_flagged'] for k in court), sum(k['plain'] for k in court)):>16}")
+    if errors:
+        print("\n" + "\n".join(errors))
+    print(f"\nre-run: .venv/bin/python bench/accuracy.py --real {args.real} --split {args.split}"
+          + (f" --config {args.config}" if args.config != str(ROOT / "config") else ""))
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description="dlpgate vs stock Presidio: per-entity precision and recall")
     ap.add_argument("--corpus", default=str(ROOT / "samples/corpus/corpus.jsonl"))
     ap.add_argument("--config", default=str(ROOT / "config"))
     ap.add_argument("--no-stock", action="store_true", help="skip the stock Presidio columns")
     ap.add_argument("--show-errors", type=int, default=0, help="print up to N misses and false positives")
+    ap.add_argument("--real", metavar="DIR",
+                    help="score the hand-labelled real-text set (e.g. samples/realtext) instead")
+    ap.add_argument("--split", default="test", choices=["dev", "test", "all"], help="split of the real set (--real)")
     args = ap.parse_args()
+    if args.real:
+        return real_report(args)
 
     from gateway.config import load
+    from gateway.scan import content_detector
 
     corpus = load_corpus(Path(args.corpus))
     cfg = load(args.config)
-    detector = ContentDetector.from_config(cfg)
+    detector = content_detector(cfg)
     stock = None if args.no_stock else build_stock()
     entities = {lab["entity"] for r in corpus for lab in r["labels"]}
 

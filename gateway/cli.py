@@ -29,13 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dlpgate {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"gateway.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"gateway.commands.{name}":
-                continue  # command not built yet
-            raise
-        module.register(sub)
+        # A listed command whose module is missing is a packaging error: fail, never drop it from --help.
+        importlib.import_module(f"gateway.commands.{name}").register(sub)
     return parser
 
 

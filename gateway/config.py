@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from detectors.settings import DetectorsSettings, load_detectors_settings
-from gateway.config_errors import ConfigError, ConfigProblem, model_from_data, read_yaml
+from gateway.config_errors import ConfigError, ConfigProblem, FrozenModel, model_from_data, read_yaml
 from gateway.mime.limits import ExtractionLimits
 from gateway.policy.config import PolicyConfig, load_policy
 from gateway.store.settings import AlertSettings, DigestSettings, NotificationSettings, StoreSettings
@@ -47,17 +47,13 @@ def _upstream_url(value: str) -> str:
 UpstreamUrl = Annotated[str, AfterValidator(_upstream_url)]
 
 
-class Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TlsSettings(Frozen):
+class TlsSettings(FrozenModel):
     cert: Path | None = Field(None, description="PEM certificate chain for STARTTLS. STARTTLS is offered when set.")
     key: Path | None = Field(None, description="PEM private key for the certificate.")
     required: bool = Field(False, description="Refuse MAIL before STARTTLS (530 5.7.0).")
 
 
-class AuthSettings(Frozen):
+class AuthSettings(FrozenModel):
     users_file: Path | None = Field(
         None,
         description="File of `user:hash` lines, hashes argon2 ($argon2id$...) or scrypt ($scrypt$...). "
@@ -66,7 +62,7 @@ class AuthSettings(Frozen):
     require_tls: bool = Field(True, description="Only offer AUTH after STARTTLS.")
 
 
-class ServerSettings(Frozen):
+class ServerSettings(FrozenModel):
     listen_host: str = Field("127.0.0.1", description="Address to listen on.")
     listen_port: int = Field(10025, ge=0, le=65535, description="Port to listen on (0 picks a free one).")
     hostname: str = Field("dlpgate.localdomain", description="Name in the banner, EHLO reply and Received line.")
@@ -96,7 +92,7 @@ class ServerSettings(Frozen):
     auth: AuthSettings = Field(default_factory=AuthSettings, description="SMTP AUTH settings.")
 
 
-class UpstreamSettings(Frozen):
+class UpstreamSettings(FrozenModel):
     url: UpstreamUrl = Field(
         "maildir:var/maildir",
         description="Where accepted mail goes; a relative maildir path is relative to the working directory.",
@@ -114,7 +110,7 @@ class UpstreamSettings(Frozen):
         return None if v is None else _upstream_url(v)
 
 
-class OrganisationSettings(Frozen):
+class OrganisationSettings(FrozenModel):
     name: str = Field("Cafcass", description="Organisation name (replies, digests).")
     domains: list[str] = Field(
         default_factory=lambda: ["cafcass.gov.uk"],
@@ -128,7 +124,7 @@ class OrganisationSettings(Frozen):
         return [d.strip().lower().rstrip(".") for d in v]
 
 
-class ScanSettings(Frozen):
+class ScanSettings(FrozenModel):
     enabled: bool = Field(True, description="Scan content. Off: every message is relayed unscanned (benchmarks).")
     workers: int = Field(0, ge=0, description="Worker processes for extraction and detection; 0 = CPU count.")
     deadline_seconds: float = Field(
@@ -140,18 +136,18 @@ class ScanSettings(Frozen):
     max_queue: int = Field(0, ge=0, description="Most messages waiting for a worker; 0 = 4 x workers.")
 
 
-class MetricsSettings(Frozen):
+class MetricsSettings(FrozenModel):
     listen: str | None = Field(
         "127.0.0.1:9125", description="HOST:PORT for /metrics, /healthz, /readyz; null turns it off."
     )
 
 
-class FilesSettings(Frozen):
+class FilesSettings(FrozenModel):
     policy: str = Field("policy.yaml", description="Policy file, relative to the config folder.")
     detectors: str = Field("detectors.yaml", description="Detector file, relative to the config folder.")
 
 
-class GatewaySettings(Frozen):
+class GatewaySettings(FrozenModel):
     node_name: str = Field(
         default_factory=lambda: os.uname().nodename, description="This node's name in incidents and logs."
     )

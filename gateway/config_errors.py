@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+
+class FrozenModel(BaseModel):
+    """Base of every configuration model: an unknown key is an error (a typo never silently drops a
+    setting), and loaded settings never change under a running generation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +87,6 @@ def model_from_data(path: Path | str, data: Any, model: type[M], prefix: str = "
         return model.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(validation_problems(path, exc, prefix)) from None
-
-
-def load_model(path: Path, model: type[M]) -> M:
-    return model_from_data(path, read_yaml(path), model)
 
 
 def read_list_file(path: Path) -> list[str]:

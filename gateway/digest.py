@@ -1,5 +1,6 @@
-"""The daily governance digest: what the gateway stopped, held and let through under monitor on the previous
-day, what is waiting for a decision, and which potential breaches are running down their 24-hour clock.
+"""The daily governance digest's content: what the gateway stopped, held and let through under monitor on the
+previous day, what is waiting for a decision, and which potential breaches are running down their 24-hour
+clock. Sending it, once a day across nodes, is ``gateway.notify.digest``'s job.
 
 Its audience is the governance team, so envelope addresses and attachment names appear; message content
 (subjects, matched values, even redacted ones) never does. The numbers come from a pure function of incident
@@ -8,32 +9,21 @@ records (``build_digest``) so tests can pin them with a frozen clock.
 
 from __future__ import annotations
 
-import asyncio
-import email.message
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import jinja2
-import structlog
-
 from gateway.policy.model import Action
-from gateway.store.mail import build_email, render, send_email
 from gateway.store.records import entity_label
-from gateway.upstream import Reply, Upstream, UpstreamError
 
 if TYPE_CHECKING:
     from gateway.config import Config
-    from gateway.store.core import IncidentRecord, QuarantineRecord, Store
-
-log = structlog.get_logger(__name__)
+    from gateway.store import IncidentRecord, QuarantineRecord, Store
 
 TREND_DAYS = 7
-SCHEDULER_TICK_SECONDS = 60.0
-RETRY_AFTER_FAILURE = timedelta(minutes=5)
 
 
 # ------------------------------------------------------------------------------------------------ time
@@ -308,155 +298,3 @@ async def collect_digest(cfg: Config, store: Store, day: date, now: datetime) ->
         breaches=breaches,
         repeat_threshold=cfg.gateway.digest.repeat_sender_threshold,
     )
-
-
-# ------------------------------------------------------------------------------------------------ rendering
-
-
-@dataclass(frozen=True)
-class RenderedDigest:
-    subject: str
-    text: str
-    html: str
-
-
-def render_digest(cfg: Config, data: DigestData) -> RenderedDigest:
-    """Templates ``digest.txt.j2`` (first line ``Subject: ...``) and ``digest.html.j2``."""
-    context: dict[str, Any] = {"d": data, "tz": data.tz, "organisation": data.organisation}
-    text = render(cfg, "digest.txt.j2", **context)
-    first, _, body = text.partition("\n")
-    subject = first.removeprefix("Subject:").strip() if first.startswith("Subject:") else ""
-    if not subject:
-        subject, body = f"{data.organisation} DLP digest for {data.day.isoformat()}", text
-    html = render(cfg, "digest.html.j2", subject=subject, **context)
-    return RenderedDigest(subject=subject, text=body.lstrip("\n"), html=html)
-
-
-def digest_email(cfg: Config, rendered: RenderedDigest, day: date, now: datetime) -> email.message.EmailMessage:
-    dg = cfg.gateway.digest
-    return build_email(
-        sender=dg.sender,
-        to=[dg.to],
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
-        now=now,
-        domain=cfg.gateway.server.hostname,
-        headers={"X-DLP-Digest": day.isoformat()},
-    )
-
-
-# ------------------------------------------------------------------------------------------------ sending
-
-DigestStatus = Literal["sent", "dry_run", "already_sent", "busy", "failed"]
-
-
-@dataclass(frozen=True)
-class DigestOutcome:
-    status: DigestStatus
-    day: date
-    message: email.message.EmailMessage | None = None
-    reply: Reply | None = None
-    error: str | None = None
-
-
-async def send_digest(
-    cfg: Config,
-    store: Store,
-    upstream: Upstream | None,
-    *,
-    day: date | None = None,
-    now: datetime | None = None,
-    dry_run: bool = False,
-    force: bool = False,
-) -> DigestOutcome:
-    """Build and send one day's digest, once: the advisory lock (PostgreSQL) keeps nodes from building it
-    together, the ``digests_sent`` claim keeps a day from going out twice. ``force`` sends a day again;
-    ``dry_run`` builds it and records nothing."""
-    now = now or store.clock()
-    tz = ZoneInfo(cfg.gateway.digest.timezone)
-    day = day or previous_day(now, tz)
-    if dry_run:
-        data = await collect_digest(cfg, store, day, now)
-        return DigestOutcome("dry_run", day, digest_email(cfg, render_digest(cfg, data), day, now))
-    if upstream is None:
-        return DigestOutcome("failed", day, error="no upstream to send through")
-    async with store.digest_lock() as got:
-        if not got:
-            return DigestOutcome("busy", day)
-        if not await store.claim_digest(day, force=force):
-            return DigestOutcome("already_sent", day)
-        try:
-            data = await collect_digest(cfg, store, day, now)
-            msg = digest_email(cfg, render_digest(cfg, data), day, now)
-            reply = await send_email(upstream, cfg.gateway.digest.sender, [cfg.gateway.digest.to], msg)
-        except Exception as exc:
-            await store.abandon_digest(day)
-            log.error("digest.failed", day=day.isoformat(), error=exc.__class__.__name__)
-            # Upstream and template errors name hosts and template lines; others (database drivers) may quote
-            # values, so only their class is shown.
-            detail = f": {exc}" if isinstance(exc, UpstreamError | jinja2.TemplateError) else ""
-            return DigestOutcome("failed", day, error=f"{exc.__class__.__name__}{detail}")
-        if not reply.ok:
-            await store.abandon_digest(day)
-            log.error("digest.refused", day=day.isoformat(), code=reply.code)
-            return DigestOutcome("failed", day, msg, reply, error=f"upstream replied {reply.code}")
-        await store.finish_digest(day, to=cfg.gateway.digest.to, message_id=str(msg["Message-ID"]))
-    log.info("digest.sent", day=day.isoformat(), incidents=data.total, held=len(data.held),
-             potential_breaches=len(data.breaches))
-    return DigestOutcome("sent", day, msg, reply)
-
-
-def _send_time(cfg: Config) -> time:
-    hh, mm = (int(x) for x in cfg.gateway.digest.send_at.split(":"))
-    return time(hh, mm)
-
-
-async def run_digest_scheduler(
-    cfg: Config,
-    store: Store,
-    upstream: Upstream,
-    stop: asyncio.Event,
-    *,
-    tick: float = SCHEDULER_TICK_SECONDS,
-) -> None:
-    """The daily jobs of ``dlpgate serve``, until ``stop`` is set: each tick, retry potential-breach alerts
-    that did not go out; once the local time passes ``digest.send_at``, send the previous day's digest (once
-    across nodes and restarts; a node started late catches up); once a day, apply the retention purge."""
-    tz = ZoneInfo(cfg.gateway.digest.timezone)
-    send_at = _send_time(cfg)
-    done_day: date | None = None
-    purged_on: date | None = None
-    not_before: datetime | None = None
-    while not stop.is_set():
-        now = store.clock()
-        local = now.astimezone(tz)
-        try:
-            await store.retry_alerts(upstream)
-        except Exception as exc:
-            log.error("scheduler.alerts_failed", error=exc.__class__.__name__)
-        day = local.date() - timedelta(days=1)
-        due = cfg.gateway.digest.enabled and local.time() >= send_at and day != done_day
-        if due and (not_before is None or now >= not_before):
-            try:
-                if await store.digest_state(day) == "sent":
-                    done_day = day
-                else:
-                    outcome = await send_digest(cfg, store, upstream, day=day, now=now)
-                    if outcome.status == "sent":
-                        done_day = day
-                    elif outcome.status == "failed":
-                        not_before = now + RETRY_AFTER_FAILURE
-            except Exception as exc:
-                log.error("scheduler.digest_failed", error=exc.__class__.__name__)
-                not_before = now + RETRY_AFTER_FAILURE
-        if purged_on != local.date():
-            try:
-                await store.purge_expired()
-                purged_on = local.date()
-            except Exception as exc:
-                log.error("scheduler.purge_failed", error=exc.__class__.__name__)
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=tick)
-        except TimeoutError:
-            pass

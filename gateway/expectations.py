@@ -12,6 +12,7 @@ from typing import Any
 
 from gateway.config import Config
 from gateway.config_errors import ConfigError, read_yaml
+from gateway.evaluator import Evaluator
 
 
 @dataclass(frozen=True)
@@ -36,20 +37,16 @@ def load_expectations(folder: Path) -> list[Expectation]:
 
 
 def check_expectations(cfg: Config, folder: Path) -> list[str]:
-    """One line per sample whose decision or deciding rules differ from what is expected."""
-    from gateway.commands.scan import envelope_from_headers
-    from gateway.runtime import load_certificates, policy_decision
-    from gateway.scan import Scanner
+    """One line per sample whose decision or deciding rules differ from what is expected.
 
-    scanner = Scanner.from_config(cfg)
-    certs = load_certificates(cfg)
+    The deciding rules are ``decision.hits``: the engine keeps only the most severe action's rules there
+    (outranked ones go to ``decision.outranked``), which is what ``rules:`` in the file lists."""
+    evaluator = Evaluator(cfg)
     problems = []
     for exp in load_expectations(folder):
         raw = (folder / exp.file).read_bytes()
-        sender, rcpts = envelope_from_headers(raw)
-        facts = scanner.scan(raw, sender, rcpts)
-        decision = policy_decision(cfg, facts, certs)
-        deciding = sorted({h.rule_id for h in decision.hits if h.action == decision.action})
+        facts, decision = evaluator.evaluate(raw)
+        deciding = sorted(set(decision.rule_ids))
         if decision.action.label != exp.decision or deciding != sorted(exp.rules):
             problems.append(
                 f"{exp.file}: expected {exp.decision} {sorted(exp.rules)}, got {decision.action.label} {deciding} "

@@ -7,45 +7,9 @@ Everything here is plain, immutable data so that it can cross the worker-process
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
-from typing import Literal
 
-from detectors.findings import Finding
+from detectors.findings import Finding, RecipientInfo, Sensitivity
 from gateway.mime.model import AttachmentInfo, Unscannable
-
-RecipientClass = Literal["internal", "personal", "lookalike", "storage_or_ai", "freemail", "external"]
-RECIPIENT_CLASSES: tuple[RecipientClass, ...] = (
-    "internal",
-    "personal",
-    "lookalike",
-    "storage_or_ai",
-    "freemail",
-    "external",
-)
-
-
-class Sensitivity(IntEnum):
-    """Message-level sensitivity, ordered so that ``>=`` compares levels (see DESIGN.md)."""
-
-    NONE = 0
-    PERSONAL = 1
-    SPECIAL_CATEGORY = 2
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
-    @classmethod
-    def parse(cls, value: str) -> Sensitivity:
-        return cls[value.strip().upper()]
-
-
-@dataclass(frozen=True, slots=True)
-class RecipientInfo:
-    address: str
-    cls: RecipientClass
-    evidence: str = ""
-    """Why this class (``domain in freemail list``, ``lookalike of cafcass.gov.uk (edit distance 1)``)."""
 
 
 @dataclass(frozen=True, slots=True)

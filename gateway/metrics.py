@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -16,17 +17,27 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from gateway.pipeline import Outcome
 
-if TYPE_CHECKING:
-    from gateway.app import App
-
 log = structlog.get_logger("dlpgate.metrics")
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
+@dataclass(frozen=True)
+class Probes:
+    """What the endpoint reads from the running gateway; given as callables so it needs no handle on the
+    whole application (the app composes it, never the other way round)."""
+
+    in_flight: Callable[[], int]
+    connections: Callable[[], int]
+    waiting: Callable[[], int]
+    running: Callable[[], int]
+    readiness: Callable[[], Awaitable[dict[str, bool]]]
+
+
 class MetricsServer:
-    def __init__(self, app: App) -> None:
-        self.app = app
+    def __init__(self, listen: str, probes: Probes) -> None:
+        self.listen = listen
+        self.probes = probes
         self.registry = CollectorRegistry()
         r = self.registry
         self.messages = Counter("dlpgate_messages", "Messages by decision and SMTP reply class",
@@ -40,22 +51,14 @@ class MetricsServer:
         self.internal_errors = Counter("dlpgate_internal_errors", "Pipeline exceptions (answered 451)",
                                        registry=r)
         in_flight = Gauge("dlpgate_transactions_in_flight", "Messages between end of DATA and reply", registry=r)
-        in_flight.set_function(lambda: float(app.handler.stats.in_flight if app.handler else 0))
+        in_flight.set_function(lambda: float(probes.in_flight()))
         conns = Gauge("dlpgate_connections", "Open client connections", registry=r)
-        conns.set_function(lambda: float(app.handler.stats.connections if app.handler else 0))
+        conns.set_function(lambda: float(probes.connections()))
         waiting = Gauge("dlpgate_worker_queue", "Messages waiting for a scan worker", registry=r)
-        waiting.set_function(self._waiting)
+        waiting.set_function(lambda: float(probes.waiting()))
         busy = Gauge("dlpgate_workers_busy", "Scan workers running a message", registry=r)
-        busy.set_function(self._running)
+        busy.set_function(lambda: float(probes.running()))
         self.port = 0
-
-    def _waiting(self) -> float:
-        rt = self.app.runtime
-        return float(rt.pool.waiting if rt and rt.pool else 0)
-
-    def _running(self) -> float:
-        rt = self.app.runtime
-        return float(rt.pool.running if rt and rt.pool else 0)
 
     def observe(self, out: Outcome) -> None:
         self.messages.labels(out.decision, f"{out.reply[:1]}xx").inc()
@@ -72,16 +75,6 @@ class MetricsServer:
         if out.error:
             self.internal_errors.inc()
 
-    async def readiness(self) -> dict[str, bool]:
-        app = self.app
-        checks = {"models": bool(app.runtime and app.runtime.ready)}
-        checks["upstream"] = bool(app.upstream and await app.upstream.probe())
-        try:
-            checks["database"] = bool(app.store is not None and await app.store.ping())
-        except Exception:
-            checks["database"] = False
-        return checks
-
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             line = await asyncio.wait_for(reader.readline(), 5)
@@ -96,7 +89,7 @@ class MetricsServer:
             elif path == "/healthz":
                 status, body = "200 OK", b"ok\n"
             elif path == "/readyz":
-                checks = await self.readiness()
+                checks = await self.probes.readiness()
                 ok = all(checks.values())
                 status = "200 OK" if ok else "503 Service Unavailable"
                 body = ("".join(f"{k} {'ok' if v else 'FAIL'}\n" for k, v in checks.items())).encode()
@@ -111,9 +104,7 @@ class MetricsServer:
             writer.close()
 
     async def run(self, stop: asyncio.Event) -> None:
-        listen = self.app.cfg.gateway.metrics.listen
-        assert listen
-        host, _, port = listen.rpartition(":")
+        host, _, port = self.listen.rpartition(":")
         try:
             server = await asyncio.start_server(self._handle, host.strip("[]"), int(port))
         except OSError as exc:

@@ -13,12 +13,15 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from gateway.actions.encrypt import add_subject_tag, smime_encrypt
+from gateway.actions.tag import dlp_headers
 from gateway.facts import ScanResult
+from gateway.oneline import one_line
 from gateway.policy.model import PASS_DECISION, Action, Decision
 from gateway.smtp import replies
 from gateway.smtp.sanitize import prepend_fields
 from gateway.submission import Submission
-from gateway.upstream import Reply, Transaction, Upstream, UpstreamError
+from gateway.upstream import Reply, Transaction, Upstream, UpstreamError, open_transaction
 from gateway.workers import PoolBusy, ScanTimeout
 
 if TYPE_CHECKING:
@@ -53,17 +56,16 @@ class Envelope:
 
 def _upstream_reply_to_client(reply: Reply, upstream_name: str) -> str:
     if reply.ok:
-        return replies.S250_RELAYED.format(upstream=" ".join(reply.message.split())[:200] or upstream_name)
+        return replies.S250_RELAYED.format(upstream=one_line(reply.message, 200) or upstream_name)
     if reply.temporary:
         return replies.S451_UPSTREAM_TEMPFAIL
     return replies.upstream_passthrough(reply.code, reply.message)
 
 
 class Pipeline:
-    def __init__(self, store: Store | None, upstream: Upstream, hostname: str) -> None:
+    def __init__(self, store: Store | None, upstream: Upstream) -> None:
         self.store = store
         self.upstream = upstream
-        self.hostname = hostname
 
     async def process(
         self,
@@ -102,11 +104,11 @@ class Pipeline:
         return out
 
     async def _decide(self, sub: Submission, rt: Runtime, out: Outcome) -> tuple[ScanResult | None, Decision]:
-        if not rt.scan_enabled:
+        if rt.pool is None:
             return None, PASS_DECISION
-        facts = await rt.scan(sub)
+        facts = await rt.pool.scan(sub.raw, sub.mail_from, sub.rcpt_tos)
         out.timings.update({f"scan.{k}": v for k, v in facts.timings.items()})
-        return facts, rt.decide(facts)
+        return facts, rt.evaluator.decide(facts)
 
     async def _act(
         self,
@@ -131,7 +133,7 @@ class Pipeline:
         headers: list[tuple[str, str]] = []
         target, upstream_txn = self.upstream, txn
         if facts is not None and (action >= Action.TAG or decision.monitor):
-            headers = rt.dlp_headers(decision, facts)
+            headers = dlp_headers(decision, facts)
         if action == Action.ENCRYPT:
             assert facts is not None
             data, target, upstream_txn = await self._encrypt(txn, env, rt, decision, data)
@@ -164,30 +166,18 @@ class Pipeline:
 
     async def _replay(self, upstream: Upstream, env: Envelope) -> Transaction | Reply:
         """Open a fresh transaction and replay the envelope (Maildir upstream, encryption smarthost)."""
-        txn = await upstream.begin()
-        try:
-            reply = await txn.mail(env.mail_from, env.mail_options)
-            if not reply.ok:
-                await txn.abort()
-                return reply
-            for rcpt, opts in env.rcpts:
-                reply = await txn.rcpt(rcpt, opts)
-                if not reply.ok:
-                    await txn.abort()
-                    return reply
-        except BaseException:
-            await txn.abort()
-            raise
-        return txn
+        return await open_transaction(upstream, env.mail_from, env.rcpts, mail_options=env.mail_options)
 
     async def _encrypt(
         self, txn: Transaction | None, env: Envelope, rt: Runtime, decision: Decision, data: bytes
     ) -> tuple[bytes, Upstream, Transaction | None]:
         mode = decision.encrypt_mode or "subject_tag"
         if mode == "subject_tag":
-            return rt.subject_tag(data), self.upstream, txn
+            enc = rt.cfg.policy.encrypt
+            return add_subject_tag(data, enc.subject_tag, enc.triggers), self.upstream, txn
         if mode == "smime":
-            return rt.smime(data, [r for r, _ in env.rcpts]), self.upstream, txn
+            certs = rt.evaluator.certificates_for([r for r, _ in env.rcpts])
+            return smime_encrypt(data, certs), self.upstream, txn
         if mode == "smarthost":
             if rt.smarthost is None:
                 raise RuntimeError("encrypt mode smarthost needs upstream.encryption_smarthost")

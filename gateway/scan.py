@@ -2,6 +2,10 @@
 
 ``Scanner`` is built once per worker process (models, compiled patterns, lists) and its ``scan`` is a plain
 synchronous function, so the same code serves the worker pool behind ``dlpgate serve`` and the ``scan`` CLI.
+
+``detectors`` is a library that knows nothing of the gateway's configuration: the builders here hand it values
+(the detectors settings and the resolved path of their file, the organisation's domains, the recipient lists,
+the lookalike, marking and encryption settings from the policy).
 """
 
 from __future__ import annotations
@@ -15,16 +19,19 @@ from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
 
 from detectors.content import ContentDetector, DetectionContext
-from detectors.encryption import encryption_state
+from detectors.encryption import EncryptionRules, encryption_state
+from detectors.findings import RecipientInfo
 from detectors.forwarding import forwarding_evidence
-from detectors.marking import protective_marking
-from detectors.recipients import RecipientClassifier
+from detectors.lookalike import LookalikeParams
+from detectors.marking import MarkingRules, protective_marking
+from detectors.recipients import RecipientClassifier, RecipientLists
 from detectors.sensitivity import assess_sensitivity, distinct_case_numbers
 from gateway.config import Config
-from gateway.facts import RecipientInfo, ScanResult
+from gateway.facts import ScanResult
 from gateway.mime.extract import extract
 from gateway.mime.model import Extraction, Unscannable
 from gateway.mime.parse import parse_message
+from gateway.policy.config import PolicyConfig
 
 
 def parse_headers(raw: bytes) -> EmailMessage:
@@ -63,18 +70,81 @@ def header_addresses(msg: EmailMessage, *names: str) -> list[str]:
     return [addr for _, addr in getaddresses(values) if "@" in addr]
 
 
+def content_detector(cfg: Config) -> ContentDetector:
+    """The content detector for ``cfg``: loads the Presidio engine and the spaCy model (once per worker)."""
+    return ContentDetector.build(
+        cfg.detectors, cfg.resolve(cfg.gateway.files.detectors), org_domains=cfg.gateway.organisation.domains
+    )
+
+
+def recipient_classifier(organisation_domains: Sequence[str], policy_config: PolicyConfig) -> RecipientClassifier:
+    """The recipient classifier for the organisation's domains and the policy's lists and lookalike settings."""
+    lists = policy_config.lists
+    s = policy_config.recipients.lookalike
+    lookalike = (
+        LookalikeParams(
+            max_edit_distance=s.max_edit_distance,
+            long_name_length=s.long_name_length,
+            long_name_max_edit_distance=s.long_name_max_edit_distance,
+            min_name_length=s.min_name_length,
+            name_elsewhere=s.name_elsewhere,
+        )
+        if s.enabled
+        else None
+    )
+    return RecipientClassifier.build(
+        organisation_domains,
+        RecipientLists(
+            freemail=lists.freemail,
+            storage_or_ai=lists.storage_or_ai,
+            partner_domains=lists.partner_domains,
+            personal_directory=lists.personal_directory,
+        ),
+        lookalike,
+    )
+
+
+def marking_rules(policy_config: PolicyConfig) -> MarkingRules:
+    """The policy's protective-marking settings and marking labels, as ``detectors.marking`` takes them."""
+    m = policy_config.protective_marking
+    labels = policy_config.sensitivity_labels
+    return MarkingRules(
+        patterns=tuple(m.patterns),
+        first_lines=m.first_lines,
+        first_chars=m.first_chars,
+        max_other_words=m.max_other_words,
+        label_headers=tuple(labels.headers),
+        marking_labels=tuple(labels.marking_labels),
+    )
+
+
+def encryption_rules(policy_config: PolicyConfig) -> EncryptionRules:
+    """The policy's subject triggers and encrypting labels, as ``detectors.encryption`` takes them."""
+    labels = policy_config.sensitivity_labels
+    return EncryptionRules(
+        triggers=tuple(policy_config.encrypt.triggers),
+        label_headers=tuple(labels.headers),
+        encrypting_labels=tuple(labels.encrypting_labels),
+    )
+
+
 @dataclass
 class Scanner:
     cfg: Config
     content: ContentDetector
     recipients: RecipientClassifier
+    marking: MarkingRules
+    encryption: EncryptionRules
 
     @classmethod
     def from_config(cls, cfg: Config) -> Scanner:
+        """Everything built once: the detectors receive values taken from ``cfg``, never ``cfg`` itself."""
         return cls(
             cfg=cfg,
-            content=ContentDetector.from_config(cfg),
-            recipients=RecipientClassifier.from_config(cfg),
+            content=content_detector(cfg),
+            recipients=recipient_classifier(cfg.gateway.organisation.domains, cfg.policy),
+            marking=marking_rules(cfg.policy),
+            encryption=encryption_rules(cfg.policy),
         )
 
     def scan(
@@ -117,14 +187,14 @@ class Scanner:
         timings["detect"] = t2 - t1
 
         fwd = forwarding_evidence(msg)
-        enc = encryption_state(msg, self.cfg.policy)
+        enc = encryption_state(msg, self.encryption)
         return ScanResult(
             sender=mail_from,
             recipients=recipients,
             findings=findings,
             sensitivity=assess_sensitivity(findings),
             distinct_case_numbers=distinct_case_numbers(findings),
-            protective_marking=protective_marking(findings, msg, self.cfg.policy),
+            protective_marking=protective_marking(findings, extraction.chunks, msg, self.marking),
             unscannable=extraction.unscannable,
             not_text_scanned=extraction.not_text_scanned,
             attachments=extraction.attachments,

@@ -50,6 +50,12 @@ class UpstreamError(Exception):
         self.detail = detail
 
 
+class DeliveryUncertain(UpstreamError):
+    """The connection failed while the message itself was being handed over (during DATA): unlike a failure
+    before DATA, the next hop may have it. Callers that must send at most once (a quarantine release) tell the
+    two apart; for everyone else it is just an ``UpstreamError``."""
+
+
 class Transaction(Protocol):
     """One mail transaction with the next hop."""
 
@@ -312,24 +318,49 @@ def make_upstream(url: str, *, local_hostname: str, timeout: float, verify: bool
     return SmtpUpstream(host, int(port), local_hostname, timeout, tls=tls, verify=verify)
 
 
+async def open_transaction(
+    upstream: Upstream,
+    mail_from: str,
+    rcpts: Sequence[tuple[str, Sequence[str]]],
+    *,
+    mail_options: Sequence[str] = (),
+) -> Transaction | Reply:
+    """Open MAIL and every RCPT with the next hop: the transaction, ready for DATA, or the first refusal (the
+    transaction is then already aborted). Every sender of mail goes through here (the relay's replay to a
+    Maildir or the encryption smarthost, releases, digests, alerts, notices), so a refused recipient is
+    handled one way: the whole message is refused, never sent to some recipients only."""
+    txn = await upstream.begin()
+    try:
+        reply = await txn.mail(mail_from, mail_options)
+        if not reply.ok:
+            await txn.abort()
+            return reply
+        for rcpt, options in rcpts:
+            reply = await txn.rcpt(rcpt, options)
+            if not reply.ok:
+                await txn.abort()
+                return reply
+    except BaseException:
+        await txn.abort()
+        raise
+    return txn
+
+
 async def deliver(upstream: Upstream, mail_from: str, rcpt_tos: Sequence[str], data: bytes) -> Reply:
     """Send one whole message (release from quarantine, digests, alerts, notices).
 
     Returns the final reply; a refused recipient makes the whole delivery fail (the caller retries or
-    reports), so "delivered" always means every recipient was accepted.
+    reports), so "delivered" always means every recipient was accepted. A connection lost during DATA raises
+    ``DeliveryUncertain``; one lost before it, a plain ``UpstreamError`` (certainly not delivered).
     """
-    txn = await upstream.begin()
+    opened = await open_transaction(upstream, mail_from, [(rcpt, ()) for rcpt in rcpt_tos])
+    if isinstance(opened, Reply):
+        return opened
     try:
-        reply = await txn.mail(mail_from, [])
-        if not reply.ok:
-            await txn.abort()
-            return reply
-        for rcpt in rcpt_tos:
-            reply = await txn.rcpt(rcpt, [])
-            if not reply.ok:
-                await txn.abort()
-                return reply
-        return await txn.data(data)
+        return await opened.data(data)
+    except UpstreamError as exc:
+        await opened.abort()
+        raise DeliveryUncertain(exc.detail) from exc
     except BaseException:
-        await txn.abort()
+        await opened.abort()
         raise

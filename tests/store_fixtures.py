@@ -32,10 +32,10 @@ import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from detectors.findings import Finding
+from detectors.findings import Finding, RecipientInfo, Sensitivity
 from gateway.config import Config, load
 from gateway.config_errors import ConfigError
-from gateway.facts import RecipientInfo, ScanResult, Sensitivity
+from gateway.facts import ScanResult
 from gateway.mime.model import AttachmentInfo, Unscannable
 from gateway.policy.model import Action, Decision, RuleHit
 from gateway.submission import Submission
@@ -339,7 +339,7 @@ def pg_url() -> Iterator[str]:
 async def dump_tables(cfg: Config, tables: tuple[str, ...] = ("incidents", "audit", "digests_sent",
                                                                "incident_numbers")) -> str:
     """Every value of the named tables as text (JSON columns included), for "no personal value" checks."""
-    from gateway.store.core import make_engine
+    from gateway.store.engine import make_engine
 
     engine = make_engine(cfg)
     try:

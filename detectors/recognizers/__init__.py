@@ -11,7 +11,7 @@ from __future__ import annotations
 import tldextract
 import tldextract.tldextract as _tldextract_module
 
-from detectors.recognizers import _quiet  # noqa: F401 - first, before Presidio is imported
+from detectors import presidio_adapter  # noqa: F401 - first: quietens Presidio's logger before it is imported
 from detectors.recognizers.address import UkStreetAddressRecognizer
 from detectors.recognizers.bank import UkBankAccountRecognizer
 from detectors.recognizers.dob import DateOfBirthRecognizer

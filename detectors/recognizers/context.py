@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from presidio_analyzer import EntityRecognizer, RecognizerResult
-from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
-from presidio_analyzer.nlp_engine import NlpArtifacts
+from presidio_analyzer import ContextAwareEnhancer, EntityRecognizer, RecognizerResult
 
+from detectors.presidio_adapter import NlpArtifacts
 from detectors.recognizers.text import WORD, PhraseIndex, light_lemma
 
 _WINDOW_CHARS_PER_WORD = 24

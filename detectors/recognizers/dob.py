@@ -13,8 +13,8 @@ import datetime as dt
 
 import regex
 from presidio_analyzer import LocalRecognizer, RecognizerResult
-from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from detectors.presidio_adapter import NlpArtifacts
 from detectors.recognizers.text import result
 
 _MONTHS = {

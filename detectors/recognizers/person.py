@@ -15,10 +15,11 @@ from pathlib import Path
 
 import regex
 from presidio_analyzer import LocalRecognizer, RecognizerResult
-from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from detectors.presidio_adapter import NlpArtifacts
 from detectors.recognizers.patterns import NAME_SEQ
-from detectors.recognizers.text import read_phrases, result, word_spans
+from detectors.recognizers.text import result, word_spans
+from gateway.config_errors import read_list_file
 
 TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Master|Prof|Professor|Sir|Dame|Lady|Lord)"
 _WINDOW = 120  # characters around a trigger searched by the full pattern (names sit right next to cues)
@@ -90,7 +91,7 @@ class _NameRecognizer(LocalRecognizer):
             self.score = score
 
         def words(path: str | None) -> frozenset[str]:
-            return frozenset(w.lower() for w in read_phrases(Path(path))) if path else frozenset()
+            return frozenset(read_list_file(Path(path))) if path else frozenset()
 
         self.common = words(common_words_file)
         self.organisation_words = words(organisation_words_file)

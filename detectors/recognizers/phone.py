@@ -14,8 +14,8 @@ from functools import lru_cache
 import phonenumbers
 import regex
 from presidio_analyzer import LocalRecognizer, RecognizerResult
-from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from detectors.presidio_adapter import NlpArtifacts
 from detectors.recognizers.text import result
 
 _GAP = r"[ \t.\-]{0,2}\(?"

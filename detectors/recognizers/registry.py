@@ -3,7 +3,8 @@
 This follows ``AnalyzerEngineProvider.create_engine`` step by step, with three differences that matter for a
 gateway: the spaCy model is loaded only if installed (Presidio would download ``en_core_web_lg``), only the
 configured pipes are loaded, and recognizer arguments reach predefined recognizers (Presidio's validator drops
-them). Every problem becomes a ``ConfigError`` naming the file and the key.
+them). Every problem becomes a ``ConfigError`` naming the file and the key. Presidio's loaders and NLP engine
+are reached through ``detectors.presidio_adapter``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,8 @@ def load_spacy(settings: DetectorsSettings, path: Path) -> tuple[Any, Any]:
     """(SpacyNlpEngine with only the configured pipes loaded, the spaCy Language) or a ConfigError."""
     import spacy
     import spacy.util
-    from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+
+    from detectors.presidio_adapter import spacy_engine
 
     nlp_conf = settings.nlp_configuration
     keep = set(settings.nlp.pipes)
@@ -68,29 +69,24 @@ def load_spacy(settings: DetectorsSettings, path: Path) -> tuple[Any, Any]:
                 path, f"nlp_configuration.models.{i}", f"cannot load spaCy model {name!r}: {exc}"
             ) from None
         loaded[model.lang_code] = nlp
-    ner_conf = nlp_conf.ner_model_configuration.model_dump(exclude_none=True)
-    engine = SpacyNlpEngine(
-        models=[m.model_dump() for m in nlp_conf.models],
-        ner_model_configuration=NerModelConfiguration(**ner_conf),
+    engine = spacy_engine(
+        [m.model_dump() for m in nlp_conf.models],
+        nlp_conf.ner_model_configuration.model_dump(exclude_none=True),
+        loaded,
     )
-    engine.nlp = loaded  # type: ignore[assignment]
     return engine, loaded[settings.supported_languages[0]]
 
 
 def _check_arguments(entry: dict[str, Any], extra: dict[str, Any], index: int, path: Path) -> None:
-    from presidio_analyzer.recognizer_registry.recognizers_loader_utils import (
-        PredefinedRecognizerNotFoundError,
-        RecognizerListLoader,
-    )
+    from detectors.presidio_adapter import recognizer_class
 
     key = f"recognizer_registry.recognizers.{index}"
     class_name = entry.get("class_name") or entry["name"]
-    try:
-        cls = RecognizerListLoader.get_existing_recognizer_cls(class_name)
-    except PredefinedRecognizerNotFoundError:
+    cls = recognizer_class(class_name)
+    if cls is None:
         raise ConfigError.one(
             path, f"{key}.name", f"no recognizer class named {class_name!r} (for patterns use `type: custom`)"
-        ) from None
+        )
     params = inspect.signature(cls.__init__).parameters
     if any(p.kind == inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
@@ -102,12 +98,9 @@ def _check_arguments(entry: dict[str, Any], extra: dict[str, Any], index: int, p
 def build_engine(settings: DetectorsSettings, path: Path) -> tuple[Any, Any | None, frozenset[str]]:
     """(AnalyzerEngine, spaCy Language or None when NER is disabled, entities NER may report)."""
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
-    from presidio_analyzer.predefined_recognizers import SpacyRecognizer
-    from presidio_analyzer.recognizer_registry.recognizers_loader_utils import RecognizerListLoader
 
-    # Presidio's debug messages are harmless today, but a gateway must never be one logging change away from
-    # printing what it matched: keep its logger at WARNING whatever the root level is.
-    logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
+    from detectors.presidio_adapter import load_recognizers, ner_entities
+
     folder = path.parent
     languages = settings.supported_languages
     reg = settings.recognizer_registry
@@ -131,17 +124,12 @@ def build_engine(settings: DetectorsSettings, path: Path) -> tuple[Any, Any | No
     if "ner" not in nlp.pipe_names:
         nlp_enabled = False
     try:
-        recognizers = list(
-            RecognizerListLoader.get(
-                entries,  # type: ignore[arg-type]  # Presidio annotates a dict, passes a list
-                reg.supported_languages or languages,
-                reg.global_regex_flags,
-            )
-        )
+        recognizers = load_recognizers(entries, reg.supported_languages or languages, reg.global_regex_flags)
     except (ValueError, TypeError, OSError) as exc:
         raise ConfigError(ConfigProblem(str(path), "recognizer_registry.recognizers", str(exc))) from None
-    spacy_recs = [r for r in recognizers if isinstance(r, SpacyRecognizer)]
-    ner_entities = frozenset(e for r in spacy_recs for e in r.supported_entities) if nlp_enabled else frozenset()
+    spacy_entities = ner_entities(recognizers)
+    if spacy_entities is None:
+        nlp_enabled = False
     registry = RecognizerRegistry(
         recognizers=recognizers, supported_languages=languages, global_regex_flags=reg.global_regex_flags
     )
@@ -156,4 +144,6 @@ def build_engine(settings: DetectorsSettings, path: Path) -> tuple[Any, Any | No
         )
     except ValueError as exc:
         raise ConfigError.one(path, "recognizer_registry", str(exc)) from None
-    return engine, (nlp if nlp_enabled and spacy_recs else None), ner_entities
+    if not nlp_enabled or spacy_entities is None:
+        return engine, None, frozenset()
+    return engine, nlp, spacy_entities

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import regex
 from presidio_analyzer import LocalRecognizer, RecognizerResult
-from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from detectors.recognizers.text import PhraseIndex, Token, light_lemma, read_phrases, result, tokens
+from detectors.presidio_adapter import NlpArtifacts
+from detectors.recognizers.text import PhraseIndex, Token, light_lemma, result, tokens
+from gateway.config_errors import read_list_file
 
 CATEGORY_KEY = "special_category"
 _CLAUSE_BREAK = regex.compile(r"[.,;:!?()\[\]\n]")
@@ -47,13 +48,13 @@ class SpecialCategoryRecognizer(LocalRecognizer):
         pairs: list[tuple[str, str]] = []
         for f in phrase_files or ():
             path = Path(f)
-            pairs.extend((phrase, topic_of(path)) for phrase in read_phrases(path))
+            pairs.extend((phrase, topic_of(path)) for phrase in read_list_file(path))
         self.index = PhraseIndex(pairs)
         self._prefixes = self.index.prefixes()
         self.organisational_nouns: frozenset[str] = frozenset()
         if organisational_nouns_file:
             self.organisational_nouns = frozenset(
-                light_lemma(w) for w in read_phrases(Path(organisational_nouns_file))
+                light_lemma(w) for w in read_list_file(Path(organisational_nouns_file))
             )
         self._noun_prefixes = frozenset(w[:3] for w in self.organisational_nouns) | {"and"}
         super().__init__(

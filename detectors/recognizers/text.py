@@ -1,4 +1,4 @@
-"""Small text helpers shared by the recognizers: word tokens, a light lemmatiser, phrase matching, lists.
+"""Small text helpers shared by the recognizers: word tokens, a light lemmatiser, phrase matching, results.
 
 Context words and topic phrases are matched on light lemmas (``abused``, ``abusing``, ``abuses`` -> ``abus``)
 computed with a few suffix rules instead of spaCy's tagger and lemmatizer. Those two pipes cost about as much
@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import regex
 from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
@@ -127,16 +126,6 @@ class PhraseIndex:
                 if i + k <= n and tuple(lemmas[i : i + k]) == lem:
                     return " ".join(lem)
         return ""
-
-
-def read_phrases(path: Path) -> list[str]:
-    """One phrase a line, ``#`` comments and blank lines ignored (case is kept; matching folds it)."""
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        entry = line.split("#", 1)[0].strip()
-        if entry:
-            out.append(entry)
-    return out
 
 
 def result(

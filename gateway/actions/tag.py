@@ -6,20 +6,14 @@ control. Values are stripped of CR/LF and other control characters so a header c
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 from gateway.facts import ScanResult
+from gateway.oneline import one_line
 from gateway.policy.model import Decision
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _MAX_VALUE = 900
 """Keeps every header line under the RFC 5322 limit of 998 characters without folding."""
-
-
-def _clean(value: str) -> str:
-    value = " ".join(_CONTROL.sub(" ", value).split())
-    return value[:_MAX_VALUE]
 
 
 def dlp_headers(decision: Decision, facts: ScanResult) -> list[tuple[str, str]]:
@@ -33,4 +27,4 @@ def dlp_headers(decision: Decision, facts: ScanResult) -> list[tuple[str, str]]:
     ]
     if decision.monitor:
         headers.append(("X-DLP-Monitor", ", ".join(h.rule_id for h in decision.monitor)))
-    return [(name, _clean(value)) for name, value in headers]
+    return [(name, one_line(value, _MAX_VALUE)) for name, value in headers]

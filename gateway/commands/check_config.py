@@ -33,9 +33,9 @@ def run(args: argparse.Namespace) -> int:
             from gateway.smtp.auth import UserDatabase
 
             UserDatabase.load(cfg.resolve(cfg.gateway.server.auth.users_file))
-        from detectors.recipients import RecipientClassifier
+        from gateway.scan import recipient_classifier
 
-        RecipientClassifier.from_config(cfg)
+        recipient_classifier(cfg.gateway.organisation.domains, cfg.policy)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"{problem.file}: {problem.key or '<top>'}: {problem.expected}", file=sys.stderr)

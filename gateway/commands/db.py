@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from gateway.cli import add_config_argument
-from gateway.store.cli_support import ensure_logging
+from gateway.commands.storecli import ensure_logging
 
 
 def register(subparsers: Any) -> None:
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     from gateway.config import load
     from gateway.store import migrate
-    from gateway.store.core import database_url, make_engine
+    from gateway.store.engine import database_url, make_engine, writer
     from gateway.store.errors import StoreError
 
     ensure_logging()
@@ -62,8 +62,7 @@ def run(args: argparse.Namespace) -> int:
             if before.up_to_date:
                 print(before.describe())
                 return 0
-            writer = engine.execution_options(dlpgate_write=True)
-            async with writer.begin() as conn:
+            async with writer(engine).begin() as conn:
                 await conn.run_sync(migrate.upgrade)
             async with engine.connect() as conn:
                 after = await conn.run_sync(migrate.schema_status)

@@ -55,10 +55,10 @@ def _emit(records: list[dict[str, Any]], as_json: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from detectors.content import ContentDetector
     from gateway.config import load
+    from gateway.scan import content_detector
 
-    detector = ContentDetector.from_config(load(args.config))
+    detector = content_detector(load(args.config))
     stdin = sys.stdin.buffer
     if args.lines:
         for raw in stdin:

@@ -1,6 +1,6 @@
 """``dlpgate digest send [--date YYYY-MM-DD] [--dry-run]``: the governance digest by hand.
 
-``serve`` sends it every day by itself (``gateway.digest.run_digest_scheduler``); this command is for a
+``serve`` sends it every day by itself (``gateway.notify.scheduler``); this command is for a
 missed day, a re-send (``--force``) or checking an edited template (``--dry-run`` prints and sends nothing).
 """
 
@@ -12,11 +12,11 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from gateway.cli import add_config_argument
-from gateway.store.cli_support import make_cli_upstream, run_with_store
+from gateway.commands.storecli import make_cli_upstream, run_with_store
 
 if TYPE_CHECKING:
     from gateway.config import Config
-    from gateway.store.core import Store
+    from gateway.store import Store
 
 
 def _day(value: str) -> date:
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _send(args: argparse.Namespace, cfg: Config, store: Store) -> int:
-    from gateway.digest import send_digest
+    from gateway.notify.digest import send_digest
 
     if args.dry_run:
         outcome = await send_digest(cfg, store, None, day=args.date, dry_run=True)

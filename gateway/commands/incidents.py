@@ -18,23 +18,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway.cli import add_config_argument
-from gateway.store.cli_support import (
+from gateway.commands.storecli import (
     actor_of,
     add_actor_arguments,
-    fmt_hours,
     fmt_time,
     local_tz,
     parse_moment,
     run_with_store,
     safe,
 )
+from gateway.notify.formats import fmt_hours
 from gateway.store.records import MARKABLE, STATUSES
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
     from gateway.config import Config
-    from gateway.store.core import IncidentRecord, Store
+    from gateway.store import IncidentRecord, Store
 
 ACTIONS = ("pass", "tag", "encrypt", "quarantine", "reject")
 

@@ -13,20 +13,20 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from gateway.cli import add_config_argument
-from gateway.store.cli_support import (
+from gateway.commands.storecli import (
     actor_of,
     add_actor_arguments,
-    fmt_hours,
     fmt_time,
     local_tz,
     make_cli_upstream,
     run_with_store,
     safe,
 )
+from gateway.notify.formats import fmt_hours
 
 if TYPE_CHECKING:
     from gateway.config import Config
-    from gateway.store.core import QuarantineRecord, Store
+    from gateway.store import QuarantineRecord, Store
 
 STATES = ("held", "releasing", "released", "rejected", "expired")
 
@@ -179,10 +179,12 @@ def _print_audit(entries: list[Any], tz: Any) -> None:
 
 
 async def _release(args: argparse.Namespace, cfg: Config, store: Store) -> int:
+    from gateway.notify.release import release
+
     upstream = make_cli_upstream(cfg)
     try:
-        reply = await store.release(
-            args.reference, upstream, actor=actor_of(args), reason=args.reason, force=args.force
+        reply = await release(
+            store, args.reference, upstream, actor=actor_of(args), reason=args.reason, force=args.force
         )
     finally:
         await upstream.close()

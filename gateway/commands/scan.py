@@ -36,15 +36,6 @@ def iter_files(paths: list[str]) -> Iterator[Path]:
             yield p
 
 
-def envelope_from_headers(raw: bytes) -> tuple[str, list[str]]:
-    from gateway.mime.parse import parse_message
-    from gateway.scan import header_addresses
-
-    msg = parse_message(raw)
-    sender = header_addresses(msg, "From")
-    return (sender[0] if sender else ""), header_addresses(msg, "To", "Cc", "Bcc")
-
-
 def result_record(path: Path, facts: Any, decision: Any, reveal: bool) -> dict[str, Any]:
     by_entity: dict[str, dict[str, Any]] = {}
     for f in facts.findings:
@@ -82,13 +73,11 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from gateway.config import load
+    from gateway.evaluator import Evaluator
     from gateway.policy.model import Action
-    from gateway.runtime import load_certificates, policy_decision
-    from gateway.scan import Scanner
 
-    cfg = load(args.config)
-    scanner = Scanner.from_config(cfg)
-    certs = load_certificates(cfg)
+    evaluator = Evaluator(load(args.config))
+    evaluator.scanner  # noqa: B018 - build the models before the progress bar starts
     files = list(iter_files(args.paths))
     rc = 0
     bar = tqdm(files, disable=not sys.stderr.isatty(), file=sys.stderr, unit="msg")
@@ -100,11 +89,7 @@ def run(args: argparse.Namespace) -> int:
             _emit(args, {"file": str(path), "error": f"cannot read: {exc.__class__.__name__}"})
             continue
         try:
-            sender, rcpts = envelope_from_headers(raw)
-            mail_from = args.mail_from if args.mail_from is not None else sender
-            rcpt_tos = args.rcpt or rcpts
-            facts = scanner.scan(raw, mail_from, rcpt_tos, reveal=args.reveal)
-            decision = policy_decision(cfg, facts, certs)
+            facts, decision = evaluator.evaluate(raw, args.mail_from, args.rcpt, reveal=args.reveal)
         except Exception as exc:
             rc = max(rc, 1)
             _emit(args, {"file": str(path), "error": f"scan failed: {exc.__class__.__name__}"})

@@ -141,10 +141,7 @@ class _Walker:
             return
         state.part_no += 1
         number = state.part_no
-        try:
-            self.sink.count_part()
-        except LimitExceeded as exc:
-            self.sink.add_unscannable(container, "limit", exc.detail)
+        if not self._admit_part(container):
             return
         self.sink.add_defects(defect_names(part))
         ctype = content_type(part)

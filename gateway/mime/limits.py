@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from gateway.config_errors import FrozenModel
 
 
-class ExtractionLimits(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class ExtractionLimits(FrozenModel):
     max_depth: int = Field(5, ge=1, le=50, description="Maximum nesting of messages and archives inside each other.")
     max_parts: int = Field(500, ge=1, description="Maximum MIME parts plus archive members per message.")
     max_archive_members: int = Field(1000, ge=1, description="Maximum members read from one archive.")

@@ -14,22 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from detectors.headerutil import subject_has_trigger
 from detectors.lookalike import check_domains, is_public_suffix, to_ascii
-from gateway.config_errors import ConfigError, ConfigProblem, model_from_data, read_list_file, read_yaml
+from gateway.config_errors import ConfigError, ConfigProblem, FrozenModel, model_from_data, read_list_file, read_yaml
 from gateway.policy.model import EncryptMode, Rule
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
 
 SmimeFallback = Literal["subject_tag", "smarthost", "quarantine", "reject"]
 
 
-class SmimeSettings(_Frozen):
+class SmimeSettings(FrozenModel):
     cert_dir: str = Field(
         default="certs",
         description="Folder of recipients' PEM/DER certificates, relative to the policy file.",
@@ -45,7 +40,7 @@ class SmimeSettings(_Frozen):
     )
 
 
-class EncryptSettings(_Frozen):
+class EncryptSettings(FrozenModel):
     mode: EncryptMode = Field(
         default="subject_tag",
         description="`subject_tag` (prepend the trigger the encryption service acts on), `smarthost` "
@@ -90,7 +85,7 @@ class EncryptSettings(_Frozen):
         return self
 
 
-class LookalikeSettings(_Frozen):
+class LookalikeSettings(FrozenModel):
     enabled: bool = Field(default=True, description="Classify lookalike domains.")
     max_edit_distance: int = Field(default=1, ge=0, le=3, description="Typos allowed for ordinary names.")
     long_name_length: int = Field(default=9, ge=1, description="A registrable name this long or longer is `long`.")
@@ -104,7 +99,7 @@ class LookalikeSettings(_Frozen):
     )
 
 
-class RecipientSettings(_Frozen):
+class RecipientSettings(FrozenModel):
     freemail: str | None = Field(
         default="lists/freemail.txt",
         description="Freemail and UK ISP domains, one a line (subdomains match).",
@@ -125,14 +120,14 @@ class RecipientSettings(_Frozen):
     lookalike: LookalikeSettings = Field(default_factory=lambda: LookalikeSettings(), description="Lookalike checks.")
 
 
-class SenderGroup(_Frozen):
+class SenderGroup(FrozenModel):
     file: str | None = Field(default=None, description="List file of members, relative to the policy file.")
     members: list[str] = Field(
         default_factory=list, description="Inline members: addresses, or domains for everyone there."
     )
 
 
-class SensitivityLabelSettings(_Frozen):
+class SensitivityLabelSettings(FrozenModel):
     headers: list[str] = Field(
         default_factory=lambda: ["msip_labels", "X-Sensitivity-Label", "X-Classification"],
         description="Headers that carry a sensitivity label (Microsoft Purview writes `msip_labels`).",
@@ -147,7 +142,7 @@ class SensitivityLabelSettings(_Frozen):
     )
 
 
-class MarkingSettings(_Frozen):
+class MarkingSettings(FrozenModel):
     patterns: list[str] = Field(
         default_factory=lambda: [r"\bOFFICIAL[\s_-]*SENSITIVE\b"],
         description="Regular expressions (case-insensitive) for a protective marking.",
@@ -184,7 +179,7 @@ class PolicyLists:
     cert_dir: Path | None = None
 
 
-class PolicyConfig(_Frozen):
+class PolicyConfig(FrozenModel):
     """The whole policy file. ``lists`` holds the loaded list files (set by ``load_policy``)."""
 
     version: Literal[1] = Field(default=1, description="Schema version of this file.")
@@ -218,18 +213,21 @@ class PolicyConfig(_Frozen):
         copy._lists = lists
         return copy
 
-    @model_validator(mode="after")
-    def _references(self) -> PolicyConfig:
+    def reference_problems(self, file: Path | str) -> list[ConfigProblem]:
+        """Cross-references between rules and sender groups, each named by the key where it is wrong."""
+        problems: list[ConfigProblem] = []
         seen: set[str] = set()
         for i, rule in enumerate(self.rules):
             if rule.id in seen:
-                raise ValueError(f"rules.{i}.id: duplicate rule id {rule.id!r}")
+                problems.append(ConfigProblem(str(file), f"rules.{i}.id", f"duplicate rule id {rule.id!r}"))
             seen.add(rule.id)
             for key in ("sender_groups", "sender_not_in_groups"):
                 for g in getattr(rule.when, key) or []:
                     if g not in self.sender_groups:
-                        raise ValueError(f"rules.{i}.when.{key}: unknown sender group {g!r}")
-        return self
+                        problems.append(
+                            ConfigProblem(str(file), f"rules.{i}.when.{key}", f"unknown sender group {g!r}")
+                        )
+        return problems
 
 
 def _domain_set(entries: list[str]) -> frozenset[str]:
@@ -320,21 +318,10 @@ def load_lists(policy: PolicyConfig, base: Path, policy_file: Path | str) -> Pol
     )
 
 
-def _locate(problem: ConfigProblem) -> ConfigProblem:
-    """Cross-field checks report ``key: message`` in their text; move the key to where it belongs."""
-    prefix = "Value error, "
-    if not problem.key and problem.expected.startswith(prefix) and ": " in problem.expected:
-        key, _, msg = problem.expected[len(prefix) :].partition(": ")
-        if key.startswith("rules."):
-            return ConfigProblem(problem.file, key, msg)
-    return problem
-
-
 def load_policy(path: Path) -> PolicyConfig:
     """Validate the file and load every list it names; raises ConfigError naming file and key."""
-    data = read_yaml(path)
-    try:
-        policy = model_from_data(path, data, PolicyConfig)
-    except ConfigError as exc:
-        raise ConfigError([_locate(p) for p in exc.problems]) from None
+    policy = model_from_data(path, read_yaml(path), PolicyConfig)
+    problems = policy.reference_problems(path)
+    if problems:
+        raise ConfigError(problems)
     return policy.with_lists(load_lists(policy, path.parent, path))

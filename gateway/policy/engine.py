@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import lru_cache
 
-from gateway.facts import RECIPIENT_CLASSES, ScanResult, Sensitivity
+from detectors.findings import RECIPIENT_CLASSES, Sensitivity
+from gateway.facts import ScanResult
 from gateway.policy.config import PolicyConfig, PolicyLists
 from gateway.policy.model import Action, Conditions, Decision, Rule, RuleHit
 

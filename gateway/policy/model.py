@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from gateway.config_errors import FrozenModel
 
 Mode = Literal["enforce", "monitor"]
 EncryptMode = Literal["subject_tag", "smarthost", "smime", "reject"]
@@ -86,11 +88,7 @@ UnscannableName = Literal["encrypted", "limit", "corrupt"]
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
 
-class _RuleModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class EntityCondition(_RuleModel):
+class EntityCondition(FrozenModel):
     """One entity type the message must contain, counted over all locations."""
 
     type: str = Field(description="Entity name, e.g. `UK_NHS`, `UK_FAMILY_CASE_NUMBER`, `PERSON`.")
@@ -98,7 +96,7 @@ class EntityCondition(_RuleModel):
     min_score: float = Field(default=0.0, ge=0.0, le=1.0, description="Lowest detector score that counts.")
 
 
-class HeaderCondition(_RuleModel):
+class HeaderCondition(FrozenModel):
     """A header whose (decoded) value matches a regular expression; the value is never reported."""
 
     name: str = Field(description="Header name, any case.")
@@ -125,7 +123,7 @@ CONTENT_CONDITIONS = (
 non-internal recipient (DESIGN: content rules look only at non-internal recipients)."""
 
 
-class Conditions(_RuleModel):
+class Conditions(FrozenModel):
     """All conditions that are set must hold (AND). Unset conditions are not checked."""
 
     recipient_classes: list[RecipientClassName] | None = Field(
@@ -177,7 +175,7 @@ class Conditions(_RuleModel):
         return bool(self.entities) or any(getattr(self, name) is not None for name in CONTENT_CONDITIONS[1:])
 
 
-class Rule(_RuleModel):
+class Rule(FrozenModel):
     """One row of the policy table."""
 
     id: str = Field(pattern=RULE_ID_PATTERN, description="Stable id (lower case, digits, `.-_`).")

@@ -13,7 +13,7 @@ import ipaddress
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,7 +36,7 @@ log = structlog.get_logger("dlpgate.smtp")
 
 @dataclass
 class TxnState:
-    """Per-transaction state hung on the aiosmtpd session."""
+    """Per-transaction state, kept on the connection's ``GatewaySession``."""
 
     txn_id: str
     runtime: Runtime
@@ -44,7 +44,19 @@ class TxnState:
     env: RelayEnvelope
     started: float
     deadline: asyncio.TimerHandle | None = None
-    refused_rcpts: int = 0
+
+
+class GatewaySession(Session):
+    """aiosmtpd's session with a typed slot for our transaction (made by ``GatewaySMTP._create_session``)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self.txn: TxnState | None = None
+
+    @property
+    def auth_user(self) -> str | None:
+        """The user name the authenticator returned as ``auth_data`` once AUTH succeeded."""
+        return self.auth_data if self.authenticated and isinstance(self.auth_data, str) else None
 
 
 @dataclass
@@ -54,7 +66,6 @@ class Stats:
     connections: int = 0
     in_flight: int = 0
     open_transactions: int = 0
-    outcomes: collections.Counter[str] = field(default_factory=collections.Counter)
 
 
 class GatewaySMTP(SMTP):
@@ -75,6 +86,9 @@ class GatewaySMTP(SMTP):
         self._over_capacity = False
         self._gateway = handler
         super().__init__(handler, **kwargs)
+
+    def _create_session(self) -> GatewaySession:
+        return GatewaySession(self.loop)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         first = self.transport is None
@@ -98,7 +112,7 @@ class GatewaySMTP(SMTP):
             return
         if self.transport is not None:
             self._gateway.stats.connections -= 1
-        if self.session is not None:
+        if isinstance(self.session, GatewaySession):
             self._gateway.end_transaction(self.session, abort=True)
         super().connection_lost(error)
 
@@ -141,16 +155,11 @@ class GatewayHandler:
         peer = session.peer if session is not None else None
         return str(peer[0]) if isinstance(peer, tuple) else str(peer or "")
 
-    @staticmethod
-    def state(session: Session) -> TxnState | None:
-        st: TxnState | None = getattr(session, "dlp", None)
-        return st
-
-    def end_transaction(self, session: Session, *, abort: bool) -> None:
-        st = self.state(session)
+    def end_transaction(self, session: GatewaySession, *, abort: bool) -> None:
+        st = session.txn
         if st is None:
             return
-        session.dlp = None  # type: ignore[attr-defined]
+        session.txn = None
         self.stats.open_transactions -= 1
         if st.deadline is not None:
             st.deadline.cancel()
@@ -168,7 +177,7 @@ class GatewayHandler:
     # ------------------------------------------------------------------ hooks
 
     async def handle_MAIL(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
+        self, server: SMTP, session: GatewaySession, envelope: Envelope, address: str, mail_options: list[str]
     ) -> str:
         if self.closing:
             return replies.S421_SHUTTING_DOWN.format(host=self.settings.server.hostname)
@@ -184,7 +193,7 @@ class GatewayHandler:
             env=RelayEnvelope(address, list(mail_options), []),
             started=time.monotonic(),
         )
-        session.dlp = st  # type: ignore[attr-defined]
+        session.txn = st
         self.stats.open_transactions += 1
         st.deadline = asyncio.get_running_loop().call_later(
             self.settings.server.transaction_timeout, self._on_deadline, server
@@ -217,9 +226,9 @@ class GatewayHandler:
         return replies.S250_MAIL_OK
 
     async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+        self, server: SMTP, session: GatewaySession, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
-        st = self.state(session)
+        st = session.txn
         if st is None:
             return "503 5.5.1 Error: need MAIL command"
         if not self.relay_allowed(session):
@@ -236,19 +245,18 @@ class GatewayHandler:
                 self.end_transaction(session, abort=False)
                 return replies.S451_UPSTREAM_UNAVAILABLE
             if not reply.ok:
-                st.refused_rcpts += 1
                 return replies.upstream_passthrough(reply.code, reply.message)
         st.env.rcpts.append((address, list(rcpt_options)))
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return replies.S250_RCPT_OK
 
-    async def handle_RSET(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+    async def handle_RSET(self, server: SMTP, session: GatewaySession, envelope: Envelope) -> str:
         self.end_transaction(session, abort=True)
         return replies.S250_OK
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        st = self.state(session)
+    async def handle_DATA(self, server: SMTP, session: GatewaySession, envelope: Envelope) -> str:
+        st = session.txn
         if st is None:
             return "503 5.5.1 Error: need MAIL command"
         if st.deadline is not None:
@@ -270,7 +278,7 @@ class GatewayHandler:
             self._log(st, session, envelope, out, elapsed)
 
     async def _data(
-        self, server: SMTP, session: Session, envelope: Envelope, st: TxnState
+        self, server: SMTP, session: GatewaySession, envelope: Envelope, st: TxnState
     ) -> tuple[str, Outcome | None]:
         raw = envelope.original_content or b""
         if isinstance(raw, str):  # pragma: no cover - decode_data is off
@@ -296,7 +304,7 @@ class GatewayHandler:
             rcpt_tos=tuple(envelope.rcpt_tos),
             raw=raw,
             received_at=now,
-            auth_user=getattr(session, "dlp_user", None),
+            auth_user=session.auth_user,
         )
         received = received_line(
             helo=sub.helo,
@@ -314,7 +322,7 @@ class GatewayHandler:
         return out.reply, out
 
     def _log(
-        self, st: TxnState, session: Session, envelope: Envelope, out: Outcome | None, elapsed: float
+        self, st: TxnState, session: GatewaySession, envelope: Envelope, out: Outcome | None, elapsed: float
     ) -> None:
         log.info(
             "transaction",
@@ -346,6 +354,4 @@ class GatewayHandler:
         user = auth_data.login.decode("utf-8", "replace")
         ok = self.users.verify(user, auth_data.password)
         log.info("auth", success=ok, mechanism=mechanism)
-        if ok:
-            session.dlp_user = user  # type: ignore[attr-defined]
         return AuthResult(success=ok, handled=False, auth_data=user if ok else None)

@@ -7,6 +7,8 @@ Internal details never appear here: a stranger sees a generic text, the log gets
 
 from __future__ import annotations
 
+from gateway.oneline import one_line
+
 S250_OK = "250 2.0.0 Ok"
 S250_RELAYED = "250 2.0.0 Ok: relayed ({upstream})"
 S250_QUARANTINED = "250 2.0.0 Ok: message held for review under reference {ref}"
@@ -23,7 +25,6 @@ S451_UPSTREAM_UNAVAILABLE = "451 4.4.1 Next hop unavailable, please try again la
 S451_UPSTREAM_TEMPFAIL = "451 4.4.0 Next hop temporarily refused the message, please try again later"
 S452_TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 
-S550_POLICY = "550 5.7.1 {text}"
 S552_TOO_MANY_HEADERS = "552 5.3.4 Message has too many header fields"
 S554_RELAY_DENIED = "554 5.7.1 Relay access denied"
 S554_BARE_LINE_ENDING = (
@@ -34,13 +35,13 @@ S554_NUL = "554 5.6.0 Message refused: NUL character in message data"
 
 def upstream_passthrough(code: int, text: str) -> str:
     """Pass a permanent upstream refusal on verbatim (a 451 instead makes Exchange retry for two days)."""
-    clean = " ".join(text.replace("\r", " ").replace("\n", " ").split())[:400]
+    clean = one_line(text, 400)
     return f"{code} {clean}" if clean else f"{code} 5.0.0 Refused by next hop"
 
 
 def policy_reply(lines: list[str]) -> str:
     """A multi-line 550 carrying the policy text the sender must see (aiosmtpd sends CRLF-joined lines)."""
-    clean = [" ".join(line.replace("\r", " ").replace("\n", " ").split())[:400] for line in lines if line.strip()]
+    clean = [one_line(line, 400) for line in lines if line.strip()]
     if not clean:
         clean = ["Message refused by data-loss-prevention policy"]
     return "\r\n".join(

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 
+from gateway.oneline import one_line
+
 _LINE_END = re.compile(rb"\r\n|\n|\r")
 _HEADER_NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:")
 _UNSAFE_TOKEN = re.compile(r"[^A-Za-z0-9.\-_:\[\]@]")
@@ -83,11 +85,6 @@ def safe_token(value: str, limit: int = 100) -> str:
     return _UNSAFE_TOKEN.sub("_", value)[:limit] or "unknown"
 
 
-def header_value(value: str, limit: int = 900) -> str:
-    """Any value we put in a header: CR, LF and other controls removed, length bounded."""
-    return "".join(ch if ch >= " " and ch != "\x7f" else " " for ch in value)[:limit]
-
-
 def received_line(
     *, helo: str, peer: str, hostname: str, txn_id: str, tls: bool, auth: bool, now: datetime
 ) -> bytes:
@@ -100,5 +97,5 @@ def received_line(
 
 
 def prepend_fields(data: bytes, fields: list[tuple[str, str]]) -> bytes:
-    lines = b"".join(f"{name}: {header_value(value)}\r\n".encode() for name, value in fields)
+    lines = b"".join(f"{name}: {one_line(value, 900)}\r\n".encode() for name, value in fields)
     return lines + data

@@ -1,7 +1,7 @@
 """Durable state: quarantined messages and incident records (SQLAlchemy Core; SQLite or PostgreSQL).
 
-The SMTP pipeline uses ``Store.open``, ``quarantine``, ``record_incident``, ``attach_upstream``, ``ping`` and
-``close``; the governance CLI and the digest use the rest.
+The SMTP pipeline uses ``Store.open``, ``quarantine``, ``record_incident``, ``ping`` and ``close``; the
+governance CLI, the digest and ``gateway.notify`` use the rest. Nothing here sends mail.
 
 Names are imported lazily: ``gateway.config`` imports ``gateway.store.settings`` and must not pay for
 SQLAlchemy and Alembic in every process (CLI start-up, scan workers).
@@ -13,8 +13,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gateway.store.alerts import raise_alert
-    from gateway.store.core import AuditRecord, IncidentRecord, QuarantineRecord, Store, database_url
+    from gateway.store.base import AfterCommit
+    from gateway.store.core import Store
+    from gateway.store.engine import database_url
     from gateway.store.errors import (
         Conflict,
         EncryptionKeyError,
@@ -24,15 +25,20 @@ if TYPE_CHECKING:
         SchemaError,
         StoreError,
     )
-    from gateway.store.records import MARKABLE, STATUSES, incident_status
+    from gateway.store.quarantine import ReleaseClaim
+    from gateway.store.records import (
+        MARKABLE,
+        STATUSES,
+        AuditRecord,
+        IncidentRecord,
+        QuarantineRecord,
+        incident_status,
+    )
 
 _EXPORTS = {
-    "raise_alert": "gateway.store.alerts",
-    "AuditRecord": "gateway.store.core",
-    "IncidentRecord": "gateway.store.core",
-    "QuarantineRecord": "gateway.store.core",
+    "AfterCommit": "gateway.store.base",
     "Store": "gateway.store.core",
-    "database_url": "gateway.store.core",
+    "database_url": "gateway.store.engine",
     "Conflict": "gateway.store.errors",
     "EncryptionKeyError": "gateway.store.errors",
     "NotFound": "gateway.store.errors",
@@ -40,20 +46,26 @@ _EXPORTS = {
     "ReleaseUncertain": "gateway.store.errors",
     "SchemaError": "gateway.store.errors",
     "StoreError": "gateway.store.errors",
+    "ReleaseClaim": "gateway.store.quarantine",
     "MARKABLE": "gateway.store.records",
     "STATUSES": "gateway.store.records",
+    "AuditRecord": "gateway.store.records",
+    "IncidentRecord": "gateway.store.records",
+    "QuarantineRecord": "gateway.store.records",
     "incident_status": "gateway.store.records",
 }
 
 __all__ = [
     "MARKABLE",
     "STATUSES",
+    "AfterCommit",
     "AuditRecord",
     "Conflict",
     "EncryptionKeyError",
     "IncidentRecord",
     "NotFound",
     "QuarantineRecord",
+    "ReleaseClaim",
     "ReleaseFailed",
     "ReleaseUncertain",
     "SchemaError",
@@ -61,7 +73,6 @@ __all__ = [
     "StoreError",
     "database_url",
     "incident_status",
-    "raise_alert",
 ]
 
 

@@ -1,8 +1,10 @@
-"""What an incident keeps, and its status: pure functions of (submission, scan, decision) so the privacy rule
-("redacted evidence only, never matched text") is tested without a database."""
+"""What an incident keeps, its status, and the records read back: pure functions of (submission, scan,
+decision) so the privacy rule ("redacted evidence only, never matched text") is tested without a database,
+and plain frozen dataclasses so the CLI, the digest and the notices never see a database row."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -10,6 +12,7 @@ from typing import Any, Literal
 
 from detectors.findings import Finding
 from gateway.facts import ScanResult
+from gateway.oneline import one_line
 from gateway.policy.model import Action, Decision, RuleHit
 from gateway.submission import Submission
 
@@ -41,12 +44,6 @@ def incident_status(decision: Decision, *, delivered: bool) -> Status:
 
 def deadline_for(status: str, aware_at: datetime) -> datetime | None:
     return aware_at + REPORTING_WINDOW if status == "potential_breach" else None
-
-
-def one_line(value: str, limit: int = 512) -> str:
-    """Values from a message's envelope or headers, made safe for a column, a header or a terminal."""
-    cleaned = "".join(ch if ch.isprintable() else " " for ch in value)
-    return cleaned[:limit]
 
 
 def rule_entries(decision: Decision) -> list[dict[str, Any]]:
@@ -168,10 +165,6 @@ def incident_values(
     }
 
 
-def entity_counts(entities: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    return {str(e["entity"]): int(e["count"]) for e in entities}
-
-
 ENTITY_LABELS: dict[str, str] = {
     "PERSON": "person's name",
     "EMAIL_ADDRESS": "email address",
@@ -195,3 +188,101 @@ ENTITY_LABELS: dict[str, str] = {
 
 def entity_label(entity: str) -> str:
     return ENTITY_LABELS.get(entity, entity.replace("_", " ").lower())
+
+
+# ------------------------------------------------------------------------------------------------ read back
+
+
+@dataclass(frozen=True)
+class IncidentRecord:
+    """One incident row as its readers use it (CLI, digest, alerts); its fields are the ``incidents`` columns."""
+
+    id: int
+    reference: str
+    created_at: datetime
+    received_at: datetime
+    node: str
+    txn_id: str
+    peer: str
+    auth_user: str | None
+    sender: str
+    recipients: list[dict[str, str]]
+    action: str
+    encrypt_mode: str | None
+    rules: list[dict[str, Any]]
+    clauses: list[str]
+    sensitivity: str
+    entities: list[dict[str, Any]]
+    unscannable: list[dict[str, Any]]
+    attachments: list[dict[str, Any]]
+    message_id: str | None
+    size: int
+    forwarded: bool
+    encrypted: bool
+    delivered: bool
+    quarantined: bool
+    upstream_reply: str | None
+    status: str
+    deadline_at: datetime | None
+    status_changed_at: datetime
+    alert_attempt_at: datetime | None
+    alerted_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> IncidentRecord:
+        return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls)})
+
+    @property
+    def monitor_rules(self) -> list[dict[str, Any]]:
+        return [r for r in self.rules if r.get("mode") == "monitor"]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (the export and ``--json`` output): no database id, times as ISO 8601."""
+        out = dataclasses.asdict(self)
+        out.pop("id")
+        for key, value in out.items():
+            if isinstance(value, datetime):
+                out[key] = value.isoformat()
+        return out
+
+
+@dataclass(frozen=True)
+class QuarantineRecord:
+    """A held message's metadata with its incident; never the bytes (``Store.reveal_message`` audits those)."""
+
+    reference: str
+    stored_at: datetime
+    state: str
+    state_changed_at: datetime
+    state_by: str | None
+    mail_from: str
+    rcpt_tos: list[str]
+    size: int
+    sha256: str
+    encryption: str
+    release_reply: str | None
+    purged_at: datetime | None
+    incident: IncidentRecord
+
+    @property
+    def has_message(self) -> bool:
+        return self.purged_at is None
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One line of the audit trail: who did what to which reference, when and why."""
+
+    at: datetime
+    actor: str
+    node: str
+    event: str
+    reference: str | None
+    old_status: str | None
+    new_status: str | None
+    reason: str | None
+    detail: dict[str, Any] | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> AuditRecord:
+        return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls)})

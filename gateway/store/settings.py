@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from gateway.config_errors import FrozenModel
 
 # A bare addr-spec: these values go into headers and the SMTP envelope, so CR/LF, spaces and angle brackets are
 # refused here rather than escaped later.
@@ -19,8 +21,7 @@ def _address(value: str) -> str:
     return value
 
 
-class StoreSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class StoreSettings(FrozenModel):
 
     url: str | None = Field(
         None,
@@ -59,8 +60,7 @@ class StoreSettings(BaseModel):
         return v
 
 
-class DigestSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class DigestSettings(FrozenModel):
 
     enabled: bool = Field(True, description="Send the daily digest from `dlpgate serve`.")
     to: str = Field("governance@cafcass.gov.uk", description="Governance team address.")
@@ -99,8 +99,7 @@ class DigestSettings(BaseModel):
         return v
 
 
-class AlertSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class AlertSettings(FrozenModel):
 
     email: bool = Field(True, description="Email the governance address at once for each potential breach.")
     webhook_url: str | None = Field(None, description="Optional URL that receives a JSON POST per alert.")
@@ -119,8 +118,7 @@ class AlertSettings(BaseModel):
         return v
 
 
-class NotificationSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class NotificationSettings(FrozenModel):
 
     notify_sender_on_quarantine: bool = Field(
         True, description="Tell the sender (types, clause, reference; never values) that a message is held."

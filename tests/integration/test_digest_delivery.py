@@ -17,7 +17,8 @@ import structlog
 from structlog.testing import capture_logs
 
 from gateway.cli import main
-from gateway.digest import run_digest_scheduler, send_digest
+from gateway.notify.digest import send_digest
+from gateway.notify.scheduler import run_digest_scheduler
 from gateway.policy.model import Action, Decision
 from gateway.store import Store
 from gateway.upstream import make_upstream
@@ -82,7 +83,6 @@ async def seed_day(store: Store, clock: FrozenClock) -> dict[str, str]:
     await at(23, 30)  # still 10 March in London (GMT)
     sub = make_submission(mail_from="dave@cafcass.gov.uk")
     refs["r2"] = await store.record_incident(sub, make_scan(sub), reject_decision(), delivered=False)
-    await store.drain()
     return refs
 
 

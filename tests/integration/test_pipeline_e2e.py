@@ -13,6 +13,7 @@ import pytest_asyncio
 
 from gateway.app import App
 from gateway.config import load
+from gateway.notify.release import release
 from gateway.store import Store
 from tests.smtp_fixtures import REPO, Upstream, make_config, send
 
@@ -115,12 +116,12 @@ async def test_lookalike_is_quarantined_then_released_once(env: Env) -> None:
     held = await store.get_quarantined(ref)
     assert held is not None
     assert env.app.upstream is not None
-    reply = await store.release(ref, env.app.upstream, actor="test", reason="checked with sender")
+    reply = await release(store, ref, env.app.upstream, actor="test", reason="checked with sender")
     assert reply.ok
     assert len(env.upstream.handler.messages) == before + 1
     assert env.upstream.handler.messages[-1].data == raw
     with pytest.raises(Exception):
-        await store.release(ref, env.app.upstream, actor="test", reason="again")
+        await release(store, ref, env.app.upstream, actor="test", reason="again")
     assert len(env.upstream.handler.messages) == before + 1
 
 

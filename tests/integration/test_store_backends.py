@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,12 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from gateway.store import Conflict, ReleaseFailed, SchemaError, Store
-from gateway.store.core import make_engine
+from gateway.notify.release import release
+from gateway.store import Conflict, ReleaseFailed, ReleaseUncertain, SchemaError, Store
 from gateway.store.crypto import generate_key
+from gateway.store.engine import make_engine
 from gateway.store.schema import metadata
-from gateway.upstream import make_upstream
+from gateway.upstream import Reply, Transaction, UpstreamError, make_upstream
 from tests.store_fixtures import (
     FrozenClock,
     RecordingUpstream,
@@ -99,7 +101,7 @@ async def test_release_is_at_most_once_under_a_race(tmp_path: Path, store_url: s
     up = make_upstream(smtp_upstream.url, local_hostname="t", timeout=5)
     try:
         results = await asyncio.gather(
-            *(s.release(ref, up, actor=f"officer{i}", reason="ok") for i, s in enumerate([a, b, a, b, a])),
+            *(release(s, ref, up, actor=f"officer{i}", reason="ok") for i, s in enumerate([a, b, a, b, a])),
             return_exceptions=True,
         )
         assert sum(1 for r in results if not isinstance(r, BaseException)) == 1
@@ -128,19 +130,105 @@ async def test_refused_or_unreachable_upstream_keeps_it_held(tmp_path: Path, sto
     down = make_upstream(f"smtp://127.0.0.1:{free_port()}", local_hostname="t", timeout=2)
     try:
         with pytest.raises(ReleaseFailed, match="refused with 554"):
-            await store.release(ref, up, actor="o", reason="r")
+            await release(store, ref, up, actor="o", reason="r")
         with pytest.raises(ReleaseFailed, match="unreachable"):
-            await store.release(ref, down, actor="o", reason="r")
+            await release(store, ref, down, actor="o", reason="r")
         q = await store.get_quarantined(ref)
         assert q is not None and q.state == "held"
         smtp_upstream.handler.refuse_data = None
-        await store.release(ref, up, actor="o", reason="r")
+        await release(store, ref, up, actor="o", reason="r")
         assert len(smtp_upstream.messages) == 1
         events = [e.event for e in await store.audit_entries(reference=ref)]
         assert events.count("release_failed") == 2 and events[-1] == "release"
     finally:
         await up.close()
         await down.close()
+        await store.close()
+
+
+class DropsDuringData:
+    """An upstream that accepts MAIL and RCPT, then loses the connection while the message is handed over."""
+
+    description = "drops-during-data"
+
+    async def begin(self) -> Transaction:
+        return self
+
+    async def mail(self, sender: str, options: Sequence[str]) -> Reply:
+        return Reply(250, "2.1.0 Ok")
+
+    async def rcpt(self, recipient: str, options: Sequence[str]) -> Reply:
+        return Reply(250, "2.1.5 Ok")
+
+    async def data(self, message: bytes) -> Reply:
+        raise UpstreamError("connection lost during DATA")
+
+    async def abort(self) -> None:
+        return None
+
+    async def probe(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_connection_lost_during_data_stays_releasing(tmp_path: Path, store_url: str | None,
+                                                           smtp_upstream: RecordingUpstream) -> None:
+    """A release whose connection fails during DATA may have delivered: it stays 'releasing' (audited) and
+    only --force sends it again."""
+    store = await open_store(tmp_path, store_url, port=smtp_upstream.port)
+    ref, raw = await held(store)
+    up = make_upstream(smtp_upstream.url, local_hostname="t", timeout=5)
+    try:
+        with pytest.raises(ReleaseUncertain, match="may have been delivered"):
+            await release(store, ref, DropsDuringData(), actor="o", reason="r")
+        q = await store.get_quarantined(ref)
+        assert q is not None and q.state == "releasing"
+        with pytest.raises(Conflict, match=r"releasing: cannot release .*--force"):
+            await release(store, ref, up, actor="o", reason="again")
+        await release(store, ref, up, actor="o", reason="checked with recipients", force=True)
+        assert [m.data for m in smtp_upstream.messages] == [raw]
+        events = [e.event for e in await store.audit_entries(reference=ref)]
+        assert events == ["release_started", "release_uncertain", "release_started", "release"]
+    finally:
+        await up.close()
+        await store.close()
+
+
+class RaisingListener:
+    """An after-commit listener that records what it was told, then fails."""
+
+    sends_alerts = True
+
+    def __init__(self) -> None:
+        self.told: list[str] = []
+
+    def potential_breach(self, ref: str) -> None:
+        self.told.append(ref)
+        raise RuntimeError("alert machinery broken")
+
+    def quarantined(self, ref: str, *_: Any) -> None:
+        self.told.append(ref)
+        raise RuntimeError("notice machinery broken")
+
+
+async def test_a_failing_listener_cannot_undo_a_commit(tmp_path: Path, store_url: str | None) -> None:
+    """What follows a commit (alerts, notices) cannot turn a stored message into an error: the 250 stands, and
+    a potential breach's alert is claimed for the listener in the same insert."""
+    store = await open_store(tmp_path, store_url)
+    listener = RaisingListener()
+    store.attach_listener(listener)
+    try:
+        ref, _ = await held(store)
+        sub = make_submission()
+        breach = await store.record_incident(sub, make_scan(sub), monitor_decision(), delivered=True)
+        assert listener.told == [ref, breach]
+        q = await store.get_quarantined(ref)
+        assert q is not None and q.state == "held"
+        rec = await store.get_incident(breach)
+        assert rec is not None and rec.status == "potential_breach" and rec.alert_attempt_at == store.clock()
+    finally:
         await store.close()
 
 
@@ -155,7 +243,7 @@ async def test_reject_and_mark_are_audited(tmp_path: Path, store_url: str | None
             await store.reject(ref, actor="gina", reason="again")
         up = make_upstream("smtp://127.0.0.1:9", local_hostname="t", timeout=1)
         with pytest.raises(Conflict, match="rejected: cannot release"):
-            await store.release(ref, up, actor="gina", reason="oops")
+            await release(store, ref, up, actor="gina", reason="oops")
         sub = make_submission()
         other = await store.record_incident(sub, make_scan(sub), reject_decision(), delivered=False)
         clock.advance(hours=1)
@@ -186,7 +274,7 @@ async def test_retention_purges_message_bytes(tmp_path: Path, store_url: str | N
     try:
         old_held, _ = await held(store)
         old_released, _ = await held(store, "m2")
-        await store.release(old_released, up, actor="o", reason="fine")
+        await release(store, old_released, up, actor="o", reason="fine")
         clock.advance(days=29)
         recent, _ = await held(store, "m3")
         clock.advance(days=2)
@@ -198,7 +286,7 @@ async def test_retention_purges_message_bytes(tmp_path: Path, store_url: str | N
         q = await store.get_quarantined(old_released)
         assert q is not None and q.state == "released" and not q.has_message
         with pytest.raises(Conflict):
-            await store.release(old_held, up, actor="o", reason="late")
+            await release(store, old_held, up, actor="o", reason="late")
         with pytest.raises(Conflict, match="purged"):
             await store.reveal_message(old_held, actor="o", reason="look")
         assert (await store.get_quarantined(recent)).has_message  # type: ignore[union-attr]
@@ -219,7 +307,6 @@ async def test_encryption_at_rest(tmp_path: Path, store_url: str | None, monkeyp
         ref, raw = await held(store)
         sub = make_submission()
         await store.record_incident(sub, make_scan(sub), monitor_decision(), delivered=True)
-        await store.drain()
         async with store.engine.connect() as conn:
             blob = (await conn.execute(sa.text("SELECT raw, encryption FROM quarantine"))).one()
         assert blob.encryption == "fernet"
@@ -244,7 +331,6 @@ async def test_no_personal_values_in_incident_tables(tmp_path: Path, store_url: 
         sub = make_submission()
         await store.record_incident(sub, make_scan(sub), monitor_decision(), delivered=True)
         await store.record_incident(sub, make_scan(sub), reject_decision(), delivered=False)
-        await store.drain()
         text = await dump_tables(store.cfg)
         assert "NHS *** *** 5919" in text and "someone@gmail.com" in text
         assert_no_secrets(text, "incident tables")

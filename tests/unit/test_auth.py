@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -20,15 +19,25 @@ def test_plain_passwords_are_refused(tmp_path: Path) -> None:
     assert "line 1" in str(exc.value) and "argon2" in str(exc.value)
 
 
-def test_verify_and_cache(tmp_path: Path) -> None:
-    """Right passwords pass (argon2 and scrypt), wrong ones fail every time, a repeat success is fast."""
+def test_verify_and_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Right passwords pass (argon2 and scrypt), wrong ones fail every time, a repeat success skips argon2."""
     f = tmp_path / "users"
     f.write_text(f"a:{hash_argon2('pw-a')}\nb:{hash_scrypt('pw-b')}\n")
     db = UserDatabase.load(f)
+    slow_checks = 0
+    real = db._verify_slow
+
+    def counting(user: str, password: bytes) -> bool:
+        nonlocal slow_checks
+        slow_checks += 1
+        return real(user, password)
+
+    monkeypatch.setattr(db, "_verify_slow", counting)
     assert db.verify("a", b"pw-a") and db.verify("b", b"pw-b")
     assert not db.verify("a", b"wrong") and not db.verify("nobody", b"pw-a")
-    t0 = time.perf_counter()
+    assert not db.verify("a", b"wrong")
+    assert slow_checks == 5  # every first success and every failure pays the full hash
     for _ in range(100):
         assert db.verify("a", b"pw-a")
-    assert time.perf_counter() - t0 < 0.05  # 100 argon2 checks would take seconds
+    assert slow_checks == 5  # the repeats were answered from the cache, not by 100 argon2 checks
     assert not db.verify("a", b"pw-a-but-wrong")

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.digest import build_digest, day_bounds, digest_email, previous_day, render_digest
+from gateway.digest import build_digest, day_bounds, previous_day
+from gateway.notify.digest import digest_email, render_digest
 from gateway.policy.model import Action, Decision
-from gateway.store.core import IncidentRecord, QuarantineRecord
-from gateway.store.records import incident_values
+from gateway.store.records import IncidentRecord, QuarantineRecord, incident_values
 from tests.store_fixtures import (
     assert_no_secrets,
     hit,

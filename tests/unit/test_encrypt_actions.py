@@ -18,12 +18,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from detectors.encryption import encryption_state
-from detectors.findings import Finding
+from detectors.findings import Finding, RecipientInfo, Sensitivity
 from gateway.actions.encrypt import CertificateDirectory, add_subject_tag, smime_encrypt
 from gateway.actions.tag import dlp_headers
-from gateway.facts import RecipientInfo, ScanResult, Sensitivity
+from gateway.facts import ScanResult
 from gateway.policy.config import PolicyConfig
 from gateway.policy.model import Action, Decision, RuleHit
+from gateway.scan import encryption_rules
 
 TRIGGERS = ("encrypt",)
 TAG = "[encrypt] "
@@ -84,7 +85,7 @@ def test_tag_folded_and_empty_and_missing_subject() -> None:
 def test_tagged_subject_is_seen_as_trigger() -> None:
     """After tagging, the encryption detector sees the trigger (so a second pass changes nothing)."""
     out = add_subject_tag(RAW, TAG, TRIGGERS)
-    assert encryption_state(parse(out), PolicyConfig()).subject_trigger
+    assert encryption_state(parse(out), encryption_rules(PolicyConfig())).subject_trigger
 
 
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), max_size=60))
@@ -137,7 +138,7 @@ def test_smime_keeps_routing_headers_and_hides_content() -> None:
     assert msg.get_param("smime-type") == "enveloped-data"
     assert b"Body line" not in out and b"charset=utf-8" not in out
     assert out.count(b"MIME-Version") == 1
-    assert encryption_state(msg, PolicyConfig()).encrypted
+    assert encryption_state(msg, encryption_rules(PolicyConfig())).encrypted
     with pytest.raises(ValueError, match="no recipient"):
         smime_encrypt(RAW, [])
 

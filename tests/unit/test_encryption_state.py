@@ -14,6 +14,7 @@ import pytest
 from detectors.encryption import encryption_state
 from detectors.headerutil import subject_has_trigger
 from gateway.policy.config import PolicyConfig, load_policy
+from gateway.scan import encryption_rules
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = load_policy(ROOT / "config" / "policy.yaml")
@@ -65,7 +66,7 @@ def p7m(smime_type: str | None, der: bytes) -> EmailMessage:
 def test_subject_trigger(subject: str, trigger: bool) -> None:
     """The trigger counts only as a whole word at the start, after any RE:/FW: prefixes, any case."""
     assert subject_has_trigger(subject, ["encrypt"]) is trigger
-    state = encryption_state(plain(subject), POLICY)
+    state = encryption_state(plain(subject), encryption_rules(POLICY))
     assert state.subject_trigger is trigger
     assert state.encrypted is trigger
 
@@ -73,14 +74,14 @@ def test_subject_trigger(subject: str, trigger: bool) -> None:
 def test_encoded_subject_trigger() -> None:
     """An RFC 2047 encoded subject is decoded before looking for the trigger."""
     subject = "=?utf-8?b?" + base64.b64encode("encrypt – café".encode()).decode() + "?="
-    assert encryption_state(plain(subject), POLICY).subject_trigger
+    assert encryption_state(plain(subject), encryption_rules(POLICY)).subject_trigger
 
 
 def test_configurable_triggers() -> None:
     """Trigger words come from the policy (e.g. an organisation using 'secure')."""
     policy = PolicyConfig.model_validate({"encrypt": {"triggers": ["secure"], "subject_tag": "[secure] "}})
-    assert encryption_state(plain("SECURE: x"), policy).encrypted
-    assert not encryption_state(plain("encrypt: x"), policy).encrypted
+    assert encryption_state(plain("SECURE: x"), encryption_rules(policy)).encrypted
+    assert not encryption_state(plain("encrypt: x"), encryption_rules(policy)).encrypted
 
 
 @pytest.mark.parametrize(
@@ -95,7 +96,7 @@ def test_configurable_triggers() -> None:
 )
 def test_smime(smime_type: str | None, der: bytes, encrypted: bool) -> None:
     """Enveloped S/MIME is encrypted; signed-only is not; without smime-type the DER decides."""
-    assert encryption_state(p7m(smime_type, der), POLICY).encrypted is encrypted
+    assert encryption_state(p7m(smime_type, der), encryption_rules(POLICY)).encrypted is encrypted
 
 
 def test_multipart_signed_is_not_encrypted() -> None:
@@ -106,7 +107,7 @@ def test_multipart_signed_is_not_encrypted() -> None:
         + "\r\n--b\r\nContent-Type: text/plain\r\n\r\nHello\r\n"
         + "--b\r\nContent-Type: application/pkcs7-signature\r\n\r\nAAAA\r\n--b--\r\n"
     )
-    assert not encryption_state(parse(raw), POLICY).encrypted
+    assert not encryption_state(parse(raw), encryption_rules(POLICY)).encrypted
 
 
 def test_pgp_mime() -> None:
@@ -118,21 +119,21 @@ def test_pgp_mime() -> None:
         + "--b\r\nContent-Type: application/octet-stream\r\n\r\n-----BEGIN PGP MESSAGE-----\r\nx\r\n"
         + "-----END PGP MESSAGE-----\r\n--b--\r\n"
     )
-    state = encryption_state(parse(raw), POLICY)
+    state = encryption_state(parse(raw), encryption_rules(POLICY))
     assert state.encrypted and "PGP/MIME" in state.evidence
 
 
 def test_inline_pgp_and_quoted_armour() -> None:
     """An armoured body is encrypted; readable text with an armour block pasted in is not."""
     armour = "-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA\r\n-----END PGP MESSAGE-----\r\n"
-    assert encryption_state(plain(body="Hi,\r\n" + armour), POLICY).encrypted
+    assert encryption_state(plain(body="Hi,\r\n" + armour), encryption_rules(POLICY)).encrypted
     long_text = "The child's full history follows in plain text. " * 20
-    assert not encryption_state(plain(body=long_text + armour), POLICY).encrypted
+    assert not encryption_state(plain(body=long_text + armour), encryption_rules(POLICY)).encrypted
 
 
 def test_plain_message_not_encrypted() -> None:
     """An ordinary message has no encryption evidence."""
-    state = encryption_state(plain(), POLICY)
+    state = encryption_state(plain(), encryption_rules(POLICY))
     assert not state.encrypted and state.evidence == ()
 
 
@@ -144,10 +145,10 @@ def test_encrypting_label() -> None:
         f"msip_labels: MSIP_Label_{guid}_Enabled=true; MSIP_Label_{guid}_SetDate=2024-01-01T10:00:00Z;"
         f" MSIP_Label_{guid}_Name=Official-Sensitive-Encrypt; MSIP_Label_{guid}_SiteId=abc\r\n"
     )
-    assert encryption_state(plain(extra=label), policy).encrypted
-    assert not encryption_state(plain(extra=label.replace("-Encrypt", "")), policy).encrypted
-    assert not encryption_state(plain(extra=label.replace("Enabled=true", "Enabled=false")), policy).encrypted
-    assert encryption_state(plain(extra="X-Sensitivity-Label: official sensitive encrypt\r\n"), policy).encrypted
+    assert encryption_state(plain(extra=label), encryption_rules(policy)).encrypted
+    assert not encryption_state(plain(extra=label.replace("-Encrypt", "")), encryption_rules(policy)).encrypted
+    assert not encryption_state(plain(extra=label.replace("Enabled=true", "Enabled=false")), encryption_rules(policy)).encrypted
+    assert encryption_state(plain(extra="X-Sensitivity-Label: official sensitive encrypt\r\n"), encryption_rules(policy)).encrypted
 
 
 def test_rpmsg_protected() -> None:
@@ -157,11 +158,11 @@ def test_rpmsg_protected() -> None:
         + 'Content-Class: rpmsg.message\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
         + '--b\r\nContent-Type: application/x-microsoft-rpmsg-message; name="message.rpmsg"\r\n\r\nAA\r\n--b--\r\n'
     )
-    assert encryption_state(parse(raw), POLICY).encrypted
+    assert encryption_state(parse(raw), encryption_rules(POLICY)).encrypted
 
 
 def test_malformed_message_does_not_raise() -> None:
     """Broken headers and parameters degrade to "not encrypted" rather than an exception."""
     raw = b"Subject: =?utf-8?q?\xff\r\nContent-Type: application/pkcs7-mime; smime-type=\r\n\r\n\xff\xfe"
-    state = encryption_state(parse(raw), POLICY)
+    state = encryption_state(parse(raw), encryption_rules(POLICY))
     assert not state.encrypted

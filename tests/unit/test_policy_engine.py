@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from detectors.findings import Finding
-from gateway.facts import RecipientInfo, ScanResult, Sensitivity
+from detectors.findings import Finding, RecipientInfo, Sensitivity
+from gateway.facts import ScanResult
 from gateway.mime.model import Unscannable
 from gateway.policy.config import PolicyConfig, PolicyLists, load_policy
 from gateway.policy.engine import decide, resolve_smime

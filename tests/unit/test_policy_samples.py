@@ -21,20 +21,24 @@ import pytest
 import yaml
 
 from detectors.encryption import encryption_state
-from detectors.findings import Finding
+from detectors.findings import Finding, Sensitivity
 from detectors.forwarding import forwarding_evidence
 from detectors.marking import protective_marking
-from detectors.recipients import RecipientClassifier
-from gateway.facts import ScanResult, Sensitivity
+from gateway.facts import ScanResult
+from gateway.mime.extract import extract
+from gateway.mime.limits import ExtractionLimits
 from gateway.mime.model import Unscannable
 from gateway.policy.config import load_policy
 from gateway.policy.engine import decide
+from gateway.scan import encryption_rules, marking_rules, recipient_classifier
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples" / "policy"
 POLICY = load_policy(ROOT / "config" / "policy.yaml")
 EXPECT: list[dict[str, Any]] = yaml.safe_load((SAMPLES / "expectations.yaml").read_text())["samples"]
-CLASSIFIER = RecipientClassifier.from_policy(["cafcass.gov.uk"], POLICY)
+CLASSIFIER = recipient_classifier(["cafcass.gov.uk"], POLICY)
+ENCRYPTION = encryption_rules(POLICY)
+MARKING = marking_rules(POLICY)
 
 _STANDIN = {
     "UK_FAMILY_CASE_NUMBER": re.compile(r"\b[A-Z]{2}\d{2}[CP]\d{5}\b"),
@@ -70,7 +74,7 @@ def facts_for(path: Path) -> ScanResult:
             findings.append(Finding(entity, 0.9, "body", m.start(), m.end(), "standin", "***"))
             if entity == "UK_FAMILY_CASE_NUMBER":
                 cases.add(m.group(0))
-    enc = encryption_state(msg, POLICY)
+    enc = encryption_state(msg, ENCRYPTION)
     fwd = forwarding_evidence(msg)
     visible = _addresses(msg, "To", "Cc")
     return ScanResult(
@@ -79,7 +83,7 @@ def facts_for(path: Path) -> ScanResult:
         findings=tuple(findings),
         sensitivity=Sensitivity.PERSONAL if findings else Sensitivity.NONE,
         distinct_case_numbers=len(cases),
-        protective_marking=protective_marking(findings, msg, POLICY),
+        protective_marking=protective_marking(findings, extract(msg, ExtractionLimits()).chunks, msg, MARKING),
         unscannable=tuple(unscannable),
         forwarded=fwd.forwarded,
         auto_reply=fwd.auto_reply,

@@ -9,6 +9,7 @@ import pytest
 from detectors.lookalike import LookalikeDetector, edit_distance, skeleton, to_ascii
 from detectors.recipients import RecipientClassifier, local_part_is_senders, sender_name_pairs
 from gateway.policy.config import PolicyLists, load_policy
+from gateway.scan import recipient_classifier
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = load_policy(ROOT / "config" / "policy.yaml")
@@ -18,7 +19,7 @@ SENDER = "jane.smith@cafcass.gov.uk"
 
 @pytest.fixture(scope="module")
 def classifier() -> RecipientClassifier:
-    return RecipientClassifier.from_policy(ORG, POLICY)
+    return recipient_classifier(ORG, POLICY)
 
 
 def cls_of(c: RecipientClassifier, rcpt: str, sender: str = SENDER, name: str = "Jane Smith") -> str:
@@ -103,7 +104,7 @@ def test_personal_directory_any_domain() -> None:
         freemail=POLICY.lists.freemail,
         personal_directory={SENDER: frozenset({"sunflower77@example.org"})},
     )
-    c = RecipientClassifier.from_policy(ORG, POLICY.with_lists(lists))
+    c = recipient_classifier(ORG, POLICY.with_lists(lists))
     assert cls_of(c, "sunflower77@example.org") == "personal"
     assert cls_of(c, "sunflower77@example.org", sender="tom.jones@cafcass.gov.uk", name="Tom Jones") == "external"
 
@@ -132,7 +133,7 @@ def test_is_internal(classifier: RecipientClassifier) -> None:
 
 def test_null_sender_has_no_personal() -> None:
     """Bounces (null sender) have no name, so nothing can be the sender's personal address."""
-    c = RecipientClassifier.from_policy(ORG, POLICY)
+    c = recipient_classifier(ORG, POLICY)
     assert c.classify("", "", ["janesmith@gmail.com"])[0].cls == "freemail"
 
 
@@ -141,7 +142,7 @@ def test_lookalike_can_be_disabled() -> None:
     data = POLICY.model_dump()
     data["recipients"]["lookalike"]["enabled"] = False
     policy = type(POLICY).model_validate(data).with_lists(POLICY.lists)
-    c = RecipientClassifier.from_policy(ORG, policy)
+    c = recipient_classifier(ORG, policy)
     assert cls_of(c, "a@cafcas.gov.uk") == "external"
 
 

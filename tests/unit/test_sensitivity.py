@@ -6,10 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from detectors.findings import Finding
+from detectors.findings import Finding, Sensitivity
 from detectors.redact import redact
 from detectors.sensitivity import assess_sensitivity, distinct_case_numbers
-from gateway.facts import Sensitivity
 
 N, P, S = Sensitivity.NONE, Sensitivity.PERSONAL, Sensitivity.SPECIAL_CATEGORY
 

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from gateway.oneline import one_line
 from gateway.policy.model import Action, Decision
 from gateway.store.records import (
     entity_label,
     format_reference,
     incident_status,
     incident_values,
-    one_line,
     summarise_findings,
 )
 from tests.store_fixtures import (
@@ -98,7 +98,7 @@ def test_potential_breach_gets_24_hour_deadline() -> None:
 
 def test_one_line_strips_control_characters() -> None:
     """Header-derived values cannot carry CR/LF or terminal escapes into columns, headers or screens."""
-    assert one_line("a\r\nb\x1b[31mc") == "a  b [31mc"
+    assert one_line("a\r\nb\x1b[31mc") == "a b [31mc"
 
 
 def test_entity_label_falls_back_readably() -> None:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from gateway.mime.extractors.base import Context, Item
 from gateway.mime.extractors.xmltext import XmlTextSpec, local_name, xml_root, xml_text
-from gateway.mime.zipsafe import is_encrypted, open_zip, read_member
+from gateway.mime.zipsafe import open_zip, read_member
 
 _NUMBER = re.compile(r"(\d+)")
 
@@ -44,9 +44,6 @@ class Package:
 
     def properties(self, name: str, fields: frozenset[str] | None = None) -> str:
         return properties_text(self.read(name), fields)
-
-    def any_encrypted(self) -> bool:
-        return any(is_encrypted(info) for info in self.infos.values())
 
     def embed(self, name: str) -> None:
         """An embedded object (a spreadsheet inside a document...): read as a nested member."""

@@ -10,12 +10,12 @@ import pytest
 import yaml
 
 from detectors.content import ContentDetector
+from detectors.findings import Sensitivity
 from detectors.sensitivity import assess_sensitivity, distinct_case_numbers
 from detectors.settings import load_detectors_settings
 from gateway.config_errors import ConfigError
-from gateway.facts import Sensitivity
 from gateway.mime.model import TextChunk
-from tests.detector_fixtures import DETECTORS_YAML, ctx, found, shared_detector
+from tests.integration.detector_fixtures import DETECTORS_YAML, ctx, found, shared_detector
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,9 @@
 """Immediate alert for each potential breach (IA 5.1/5.3: the Information Assurance team is told at once, and
 the 24-hour internal reporting clock is already running).
 
-``Store.record_incident`` calls ``raise_alert`` after its commit, so the SMTP pipeline never needs to; the
-digest scheduler retries alerts that could not be sent. Failures are logged (by reference) and never raised:
-an alert must not turn a delivered message into an SMTP error.
+``Notifier`` sends one after each potential breach the store commits; the scheduler's ``retry_alerts`` sends
+those that could not go out. Failures are logged (by reference) and never raised: an alert must not turn a
+delivered message into an SMTP error.
 """
 
 from __future__ import annotations
@@ -12,21 +12,30 @@ import asyncio
 import json
 import urllib.error
 import urllib.request
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import structlog
 
-from gateway.store.mail import build_email, render, send_email
+from gateway.notify.message import build_email, send_email
+from gateway.notify.templates import render, split_subject
 from gateway.store.records import entity_label
 from gateway.upstream import Upstream, UpstreamError
 
 if TYPE_CHECKING:
     from gateway.config import Config
-    from gateway.store.core import IncidentRecord
+    from gateway.store import IncidentRecord, Store
 
 log = structlog.get_logger(__name__)
+
+ALERT_RETRY_AFTER = timedelta(minutes=5)
+"""An attempt younger than this may still be in flight (on this node or another), so a retry leaves it."""
+
+
+def alerts_configured(cfg: Config) -> bool:
+    alerts = cfg.gateway.alerts
+    return alerts.email or alerts.webhook_url is not None
 
 
 def alert_payload(cfg: Config, record: IncidentRecord, now: datetime) -> dict[str, Any]:
@@ -99,13 +108,12 @@ async def email_alert(cfg: Config, upstream: Upstream | None, record: IncidentRe
         "entity_label": entity_label,
         "organisation": cfg.gateway.organisation.name,
     }
-    text = render(cfg, "alert.txt.j2", **context)
-    subject, _, body = text.partition("\n")
+    subject, body = split_subject(render(cfg, "alert.txt.j2", **context))
     msg = build_email(
         sender=digest.sender,
         to=[digest.to],
-        subject=subject.removeprefix("Subject:").strip(),
-        text=body.lstrip("\n"),
+        subject=subject,
+        text=body,
         now=now,
         domain=cfg.gateway.server.hostname,
         headers={"X-DLP-Incident": record.reference, "Importance": "high"},
@@ -122,30 +130,43 @@ async def email_alert(cfg: Config, upstream: Upstream | None, record: IncidentRe
     return True
 
 
-async def raise_alert(
-    cfg: Config,
-    upstream: Upstream | None,
-    incident_ref: str,
-    summary: IncidentRecord,
-    *,
-    now: datetime | None = None,
-) -> bool:
+async def raise_alert(cfg: Config, upstream: Upstream | None, record: IncidentRecord, *, now: datetime) -> bool:
     """Email the governance address and POST the webhook, as configured. True when at least one channel got it
-    (the store then marks the incident alerted). Never raises."""
-    from gateway.store.schema import utcnow
-
-    when = now or utcnow()
+    (the incident is then marked alerted). Never raises."""
     alerts = cfg.gateway.alerts
     try:
         results = await asyncio.gather(
-            email_alert(cfg, upstream, summary, when) if alerts.email else _false(),
-            post_webhook(cfg, summary, when),
+            email_alert(cfg, upstream, record, now) if alerts.email else _false(),
+            post_webhook(cfg, record, now),
         )
     except Exception as exc:  # a broken template must not break the caller either
-        log.error("alert.failed", reference=incident_ref, error=exc.__class__.__name__)
+        log.error("alert.failed", reference=record.reference, error=exc.__class__.__name__)
         return False
     return any(results)
 
 
 async def _false() -> bool:
     return False
+
+
+async def send_alert(cfg: Config, store: Store, upstream: Upstream | None, ref: str) -> None:
+    """Alert one committed potential breach and record that it went out (so no retry repeats it)."""
+    record = await store.get_incident(ref)
+    if record is None:
+        return
+    if await raise_alert(cfg, upstream, record, now=store.clock()):
+        await store.mark_alerted(ref)
+
+
+async def retry_alerts(cfg: Config, store: Store, upstream: Upstream | None, *, limit: int = 50) -> int:
+    """Potential breaches whose alert never went out (the upstream was down, or the node died after the
+    commit) are claimed and alerted again; the claim keeps two nodes from both sending. Returns how many
+    were attempted."""
+    if not alerts_configured(cfg):
+        return 0
+    sent = 0
+    for ref in await store.alerts_due(retry_after=ALERT_RETRY_AFTER, limit=limit):
+        if await store.claim_alert(ref, retry_after=ALERT_RETRY_AFTER):
+            await send_alert(cfg, store, upstream, ref)
+            sent += 1
+    return sent

@@ -6,7 +6,7 @@ import pytest
 
 from detectors.content import ContentDetector
 from detectors.recognizers.nhs import nhs_checksum_ok
-from tests.detector_fixtures import found, shared_detector
+from tests.integration.detector_fixtures import found, shared_detector
 
 
 @pytest.fixture(scope="module")

@@ -1,15 +1,20 @@
-"""Immediate potential-breach alerts (email + webhook), their retry, and the held-message notice to senders."""
+"""Immediate potential-breach alerts (email + webhook), their retry, and the held-message notice to senders:
+the store commits, the ``Notifier`` attached to it sends."""
 
 from __future__ import annotations
 
 import email
 import email.policy
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 from structlog.testing import capture_logs
 
+from gateway.notify.alerts import retry_alerts
+from gateway.notify.notifier import Notifier
 from gateway.policy.model import Action
 from gateway.store import Store
 from gateway.upstream import make_upstream
@@ -43,11 +48,20 @@ def body_text(msg: EmailMessage) -> str:
     return str(part.get_content())  # type: ignore[attr-defined]
 
 
-async def open_store(tmp_path: Path, port: int, clock: FrozenClock, **gateway: Any) -> Store:
+@asynccontextmanager
+async def open_store(tmp_path: Path, port: int, clock: FrozenClock,
+                     **gateway: Any) -> AsyncIterator[tuple[Store, Notifier]]:
+    """A store with a Notifier attached, as ``serve`` wires them; closed (notifier first) afterwards."""
     cfg = load_config(write_config(tmp_path, upstream_port=port, **gateway))
     store = await Store.open(cfg, clock=clock)
-    store.attach_upstream(make_upstream(f"smtp://127.0.0.1:{port}", local_hostname="t", timeout=5))
-    return store
+    notifier = Notifier(cfg, store, make_upstream(f"smtp://127.0.0.1:{port}", local_hostname="t", timeout=5))
+    store.attach_listener(notifier)
+    try:
+        yield store, notifier
+    finally:
+        await notifier.close()
+        await notifier.upstream.close()
+        await store.close()
 
 
 async def test_potential_breach_alerts_at_once(tmp_path: Path, smtp_upstream: RecordingUpstream,
@@ -55,13 +69,13 @@ async def test_potential_breach_alerts_at_once(tmp_path: Path, smtp_upstream: Re
     """A potential breach emails the governance address and posts the webhook, with no values in either."""
     url, posts = webhook
     clock = FrozenClock()
-    store = await open_store(tmp_path, smtp_upstream.port, clock, alerts={"email": True, "webhook_url": url})
-    try:
+    alerts = {"email": True, "webhook_url": url}
+    async with open_store(tmp_path, smtp_upstream.port, clock, alerts=alerts) as (store, notifier):
         with capture_logs() as logs:
             sub = make_submission()
             ref = await store.record_incident(sub, make_scan(sub), monitor_decision(), delivered=True,
                                               upstream_reply="250 ok")
-            await store.drain()
+            await notifier.drain()
         assert len(smtp_upstream.messages) == 1
         sent = smtp_upstream.messages[0]
         assert sent.rcpt_tos == ["governance@cafcass.gov.uk"]
@@ -79,50 +93,44 @@ async def test_potential_breach_alerts_at_once(tmp_path: Path, smtp_upstream: Re
         assert rec is not None and rec.alerted_at == clock.now
         assert_no_secrets(str(logs), "logs")
         assert "someone@gmail.com" not in str(logs) and "alice@cafcass.gov.uk" not in str(logs)
-    finally:
-        await store.upstream.close()  # type: ignore[union-attr]
-        await store.close()
 
 
 async def test_alert_failures_are_logged_then_retried(tmp_path: Path, smtp_upstream: RecordingUpstream) -> None:
     """Alerts that cannot go out never fail the caller; the scheduler's retry sends each one once."""
     clock = FrozenClock()
     dead = free_port()
-    store = await open_store(tmp_path, dead, clock,
-                             alerts={"email": True, "webhook_url": f"http://127.0.0.1:{free_port()}/x",
-                                     "webhook_timeout": 1})
-    try:
+    async with open_store(tmp_path, dead, clock,
+                          alerts={"email": True, "webhook_url": f"http://127.0.0.1:{free_port()}/x",
+                                  "webhook_timeout": 1}) as (store, notifier):
         with capture_logs() as logs:
             sub = make_submission()
             ref = await store.record_incident(sub, make_scan(sub), monitor_decision(Action.ENCRYPT), delivered=True)
-            await store.drain()
+            await notifier.drain()
         events = {e["event"] for e in logs}
         assert {"alert.email_failed", "alert.webhook_failed"} <= events
         assert all(e.get("reference") == ref for e in logs if e["event"].startswith("alert."))
         up = make_upstream(smtp_upstream.url, local_hostname="t", timeout=5)
-        assert await store.retry_alerts(up) == 0  # too soon: the first attempt may still be in flight
+        # too soon: the first attempt may still be in flight
+        assert await retry_alerts(store.cfg, store, up) == 0
         clock.advance(minutes=6)
-        assert await store.retry_alerts(up) == 1
-        assert await store.retry_alerts(up) == 0
+        assert await retry_alerts(store.cfg, store, up) == 1
+        assert await retry_alerts(store.cfg, store, up) == 0
         clock.advance(minutes=6)
-        assert await store.retry_alerts(up) == 0
+        assert await retry_alerts(store.cfg, store, up) == 0
         assert len(smtp_upstream.messages) == 1
         await up.close()
-    finally:
-        await store.upstream.close()  # type: ignore[union-attr]
-        await store.close()
 
 
 async def test_sender_is_told_the_message_is_held(tmp_path: Path, smtp_upstream: RecordingUpstream) -> None:
     """The sender gets types, clause and reference from a null envelope sender; never the values."""
-    store = await open_store(tmp_path, smtp_upstream.port, FrozenClock(),
-                             notifications={"notify_sender_on_quarantine": True, "contact": "ia@cafcass.gov.uk"})
-    try:
+    notifications = {"notify_sender_on_quarantine": True, "contact": "ia@cafcass.gov.uk"}
+    async with open_store(tmp_path, smtp_upstream.port, FrozenClock(),
+                          notifications=notifications) as (store, notifier):
         sub = make_submission()
         ref = await store.quarantine(sub, make_scan(sub), quarantine_decision())
         null = make_submission(mail_from="")
         await store.quarantine(null, make_scan(null), quarantine_decision())
-        await store.drain()
+        await notifier.drain()
         assert len(smtp_upstream.messages) == 1
         sent = smtp_upstream.messages[0]
         assert sent.mail_from in ("", "<>") and sent.rcpt_tos == ["alice@cafcass.gov.uk"]
@@ -132,19 +140,12 @@ async def test_sender_is_told_the_message_is_held(tmp_path: Path, smtp_upstream:
         assert ref in text and "IA 4.3" in text and "NHS number" in text and "ia@cafcass.gov.uk" in text
         assert f"reference {ref}" in text  # the policy's reason with {ref} filled in
         assert_no_secrets(sent.data.decode(), "sender notice")
-    finally:
-        await store.upstream.close()  # type: ignore[union-attr]
-        await store.close()
 
 
 async def test_no_notice_when_disabled(tmp_path: Path, smtp_upstream: RecordingUpstream) -> None:
     """notify_sender_on_quarantine: false sends nothing."""
-    store = await open_store(tmp_path, smtp_upstream.port, FrozenClock())
-    try:
+    async with open_store(tmp_path, smtp_upstream.port, FrozenClock()) as (store, notifier):
         sub = make_submission()
         await store.quarantine(sub, make_scan(sub), quarantine_decision())
-        await store.drain()
+        await notifier.drain()
         assert smtp_upstream.messages == []
-    finally:
-        await store.upstream.close()  # type: ignore[union-attr]
-        await store.close()

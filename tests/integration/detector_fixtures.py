@@ -1,15 +1,17 @@
-"""Session fixture for content detection: the Presidio engine and spaCy model are built once per test run."""
+"""Content detection for tests: the Presidio engine and spaCy model are built once per test process.
+
+Loading the model takes seconds, so tests that use it live in ``tests/integration`` (``tests/unit`` stays pure
+and fast).
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
 
-import pytest
-
 from detectors.content import ContentDetector, DetectionContext
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DETECTORS_YAML = ROOT / "config" / "detectors.yaml"
 ORG_DOMAINS = ("cafcass.gov.uk",)
 
@@ -18,12 +20,6 @@ ORG_DOMAINS = ("cafcass.gov.uk",)
 def shared_detector() -> ContentDetector:
     """The shipped config/detectors.yaml, built once per process (loading spaCy takes seconds)."""
     return ContentDetector.from_file(DETECTORS_YAML, org_domains=ORG_DOMAINS)
-
-
-@pytest.fixture(scope="session")
-def content_detector() -> ContentDetector:
-    """Session fixture over ``shared_detector`` (for a conftest that wants to offer it to every test)."""
-    return shared_detector()
 
 
 def found(detector: ContentDetector, text: str) -> list[tuple[str, str]]:

@@ -1,4 +1,5 @@
-"""Shared plumbing for the governance commands (quarantine, incidents, digest, db)."""
+"""Shared plumbing for the governance commands (quarantine, incidents, digest, db): logging, who is acting,
+dates as operators type them, opening the store, and one-line error reporting."""
 
 from __future__ import annotations
 
@@ -10,19 +11,19 @@ import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import structlog
 
+from gateway.logging import configure_logging
+from gateway.notify.formats import fmt_local
 from gateway.store.errors import EncryptionKeyError, StoreError
 
 if TYPE_CHECKING:
     from gateway.config import Config
-    from gateway.store.core import Store
+    from gateway.store import Store
     from gateway.upstream import Upstream
-
-T = TypeVar("T")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -33,20 +34,21 @@ def safe(value: object) -> str:
 
 
 def ensure_logging() -> None:
-    """Logs go to stderr so that stdout stays clean for tables, CSV and JSON (unless serve configured them)."""
+    """Logs go to stderr so that stdout stays clean for tables, CSV and JSON (unless serve or ``dlpgate``'s
+    entry point configured them already). The same set-up as ``serve``'s, redaction processor included: these
+    commands handle held messages and incidents, so their logs are no place for an address either."""
     if not structlog.is_configured():
-        structlog.configure(
-            processors=[
-                structlog.processors.add_log_level,
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
-                structlog.dev.ConsoleRenderer(colors=False),
-            ],
-            logger_factory=_stderr_logger,
-        )
+        configure_logging(json=False, stream=_Stderr())
 
 
-def _stderr_logger(*_args: object) -> structlog.PrintLogger:
-    return structlog.PrintLogger(sys.stderr)  # looked up per logger: sys.stderr may be replaced (tests, daemons)
+class _Stderr:
+    """``sys.stderr`` looked up at each write: it may be replaced after logging is set up (tests, daemons)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def default_actor() -> str:
@@ -107,7 +109,7 @@ def run_with_store(args: argparse.Namespace, body: Callable[[Config, Store], Awa
     from sqlalchemy.exc import SQLAlchemyError
 
     from gateway.config import load
-    from gateway.store.core import Store
+    from gateway.store import Store
 
     ensure_logging()
     cfg = load(args.config)
@@ -135,10 +137,4 @@ def run_with_store(args: argparse.Namespace, body: Callable[[Config, Store], Awa
 
 
 def fmt_time(moment: datetime | None, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M") if moment else "-"
-
-
-def fmt_hours(hours: float) -> str:
-    sign = "-" if hours < 0 else ""
-    minutes = round(abs(hours) * 60)
-    return f"{sign}{minutes // 60}h{minutes % 60:02d}m"
+    return fmt_local(moment, tz) if moment else "-"

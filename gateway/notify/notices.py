@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from gateway.store.mail import build_email, render, send_email
+from gateway.notify.message import build_email, send_email
+from gateway.notify.templates import render, split_subject
 from gateway.store.records import entity_label
 from gateway.upstream import Upstream, UpstreamError
 
@@ -54,8 +55,9 @@ async def notify_sender(
 ) -> bool:
     if not sub.mail_from:
         return False
-    text = render(cfg, "sender_notice.txt.j2", **notice_context(cfg, ref, sub, scan, decision, now))
-    subject, _, body = text.partition("\n")
+    subject, body = split_subject(
+        render(cfg, "sender_notice.txt.j2", **notice_context(cfg, ref, sub, scan, decision, now))
+    )
     sender = cfg.gateway.notifications.sender or cfg.gateway.digest.sender
     headers = {"X-DLP-Incident": ref}
     if scan.message_id and "\n" not in scan.message_id and "\r" not in scan.message_id:
@@ -64,8 +66,8 @@ async def notify_sender(
     msg = build_email(
         sender=sender,
         to=[sub.mail_from],
-        subject=subject.removeprefix("Subject:").strip(),
-        text=body.lstrip("\n"),
+        subject=subject,
+        text=body,
         now=now,
         domain=cfg.gateway.server.hostname,
         headers=headers,

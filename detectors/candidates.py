@@ -1,0 +1,84 @@
+"""From raw results to candidates: what is left once everything that is not a finding is dropped.
+
+Per chunk: results under their entity's threshold or of entities never reported; the correspondents' own details
+(inside greetings, signatures and quoted headers, the envelope sender's address and name, names that also appear
+in those zones); business addresses; allow-listed values. Then overlapping claims are resolved.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+
+from detectors.allowlist import AllowList
+from detectors.blocks import Candidate, ChunkWork
+from detectors.names import TITLES, NameRules, words
+from detectors.overlaps import resolve_overlaps
+from detectors.recognizers.layout import Zone
+from detectors.settings import DetectorsSettings
+from detectors.venues import business_addresses
+
+_SUPPRESSED_IN: dict[str, frozenset[str]] = {
+    "signature": frozenset({"PERSON", "PHONE_NUMBER", "EMAIL_ADDRESS", "UK_POSTCODE", "UK_STREET_ADDRESS",
+                            "LOCATION"}),
+    "greeting": frozenset({"PERSON"}),
+    "header": frozenset({"PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER"}),
+}
+
+
+def in_zone(c: Candidate, zs: list[Zone], zone_starts: list[int]) -> bool:
+    """Inside a greeting, signature or quoted header whose kind suppresses this entity (zones are disjoint
+    within a kind and few overlap, so only the last few zones starting before the finding can hold it)."""
+    i = bisect_right(zone_starts, c.start)
+    for z in zs[max(0, i - 3) : i]:
+        if z.start <= c.start < z.end and c.entity in _SUPPRESSED_IN[z.kind]:
+            return True
+    return False
+
+
+class CandidateFilter:
+    """Built once per detector from its settings, allow list and name rules."""
+
+    def __init__(self, settings: DetectorsSettings, allow: AllowList, names: NameRules) -> None:
+        self.settings = settings
+        self.allow = allow
+        self.names = names
+
+    def filtered(
+        self, works: list[ChunkWork], sender: tuple[str, frozenset[str]], *, include_ner: bool
+    ) -> list[Candidate]:
+        """Candidates of every chunk (pattern results, plus NER results where NER has run if ``include_ner``)."""
+        report = set(self.settings.report_entities)
+        thresholds = self.settings.thresholds
+        default_threshold = thresholds.get("default", 0.5)
+        organisation_words = self.names.organisation_words
+        out: list[Candidate] = []
+        for ci, w in enumerate(works):
+            text = w.norm.text
+            raw: list[Candidate] = []
+            for b in w.blocks:
+                sources = list(b.analysis.patterns)
+                if include_ner and b.analysis.ner is not None:
+                    sources.extend(b.analysis.ner)
+                raw.extend(Candidate(ci, r.entity, b.start + r.start, b.start + r.end, r.score, r.detector,
+                                     r.topic) for r in sources)
+            correspondents = self.names.correspondent_words(text, w.zones, raw)
+            business = business_addresses(text, raw, organisation_words)
+            zone_starts = [z.start for z in w.zones]
+            kept: list[Candidate] = []
+            for c in raw:
+                if c.entity not in report or c.score < thresholds.get(c.entity, default_threshold):
+                    continue
+                if in_zone(c, w.zones, zone_starts) or (c.start, c.end) in business:
+                    continue
+                value = text[c.start : c.end]
+                if self.allow.allows(c.entity, value):
+                    continue
+                if c.entity == "EMAIL_ADDRESS" and sender[0] and value.lower() == sender[0]:
+                    continue
+                if c.entity == "PERSON":
+                    ws = set(words(value)) - TITLES
+                    if ws and (ws <= sender[1] or ws <= correspondents):
+                        continue
+                kept.append(c)
+            out.extend(resolve_overlaps(kept))
+        return out

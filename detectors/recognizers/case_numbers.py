@@ -1,0 +1,263 @@
+"""Court and tribunal case numbers: family proceedings (``UK_FAMILY_CASE_NUMBER``) and every other court
+(``UK_COURT_CASE_NUMBER``).
+
+Formats, from published judgments' title pages (BAILII, Find Case Law), HMCTS guidance and HMCTS code:
+
+==========================  ==========================================  ===========  ==========
+format                      example                                     entity       evidence
+==========================  ==========================================  ===========  ==========
+FamilyMan                   ``ZW24C50123``, ``FD21P00683`` (Hague)      family       strong
+FamilyMan, 4-digit serial   ``ZW20P0119`` (older)                       family       context
+local family court          ``LS123/21``, ``MA456/2021``                family       context
+family digital (CCD)        ``1659-5436-7859-8849``                     family       checksum
+CE-File, Family Division    ``FD-2024-001234``                          family       strong
+High Court QB/Ch (old)      ``HQ17P03347`` (FamilyMan's shape)          court        strong
+Court of Appeal (Civil)     ``B4/2021/1234``, ``B4.2021.1234(A)``       court        strong
+CE-File (any list)          ``QB-2019-000987``, ``CA-2022-001378``,     court        strong /
+                            ``AC-2023-LON-003465``, ``UA-2021-000019-T``             context
+Court of Appeal (Criminal)  ``2021/01379/B1``                           court        strong
+Administrative Court        ``CO/1234/2021``                            court        strong
+tribunals, old appeals      ``EA/2023/0132``, ``HU/12345/2019``,        court        context
+                            ``UKEAT/0238/20/OO``
+county court claims         ``F12YX345``, ``G10CL052``, ``9BM30477``    court        context
+online money claims         ``123MC456``                                court        context
+Crown Court                 ``T20200493``                               court        context
+employment tribunal         ``2401234/2021``                            court        context
+Commercial Court folio      ``2009 Folio 462``                          court        context
+anything after a label      ``Case No: 13258625``, ``COP 12345678``,    court or     label
+                            ``Claim No. 18/72``                         family
+==========================  ==========================================  ===========  ==========
+
+Evidence: *strong* shapes are matched alone. *Context* shapes need a legal word near them (court, claim,
+tribunal, judge, hearing, proceedings, a party's role ...): the same letters and digits are also product,
+invoice and FOI references. *Checksum*: HMCTS's CCD case references are eleven digits of issue time, four
+random digits and a Luhn check digit, so a dashed 16-digit number counts when the check digit and the time
+both hold. *Label*: any reference right after a case label ("Case No", "Claim number", "Appeal No", "Court
+ref", "COP", "ICACU ref", "our ref" ...); a generic label ("Case No", "our ref", which support desks and
+suppliers use too) also needs a legal word in the surrounding text, a court's own label does not.
+
+Family or not: family proceedings numbers (children, divorce, the Family Division, international child
+abduction, which the Family Division hears under FamilyMan numbers) are children's case data; every other
+court's reference is a strong identifier of a case and its parties but not children's data. Court of
+Protection numbers are court numbers: its cases are about adults' capacity (their health is a special-category
+topic of its own), not family proceedings. An appeal, claim or CE-File number that sits beside the family number
+of the same matter is therefore never a second *family* case (IA 4.14).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import regex
+from presidio_analyzer import LocalRecognizer, RecognizerResult
+
+from detectors.presidio_adapter import NlpArtifacts
+from detectors.recognizers.text import result
+
+FAMILY = "UK_FAMILY_CASE_NUMBER"
+COURT = "UK_COURT_CASE_NUMBER"
+
+# One alternation, one pass over the text; capitals matter. Each group is a format in the table above.
+_SHAPES = regex.compile(
+    r"""
+    (?<![\w/.\-])
+    (?:
+      (?P<familyman>(?P<fm_court>[A-Z]{2})[ ]?\d{2}[ ]?[A-Z][ ]?\d{5})
+    | (?P<familyman4>[A-Z]{2}\d{2}[A-Z]\d{4})
+    | (?P<local>[A-Z]{2}\d{1,5}/(?:19|20)?\d{2})
+    | (?P<coa>[ABC]\d(?P<coa_sep>[/.])(?:19|20)\d{2}(?P=coa_sep)\d{3,5}(?:[ ]?\([A-Z]\)|/[A-Z](?![\w/]))?)
+    | (?P<cacd>(?:19|20)\d{2}/?\d{5}/?[ ]?[A-C]\d)
+    | (?P<cefile>(?P<cf_list>[A-Z]{2})-(?:19|20)\d{2}-(?P<cf_region>[A-Z]{3}-)?\d{5,6}(?:-[A-Z]{1,2})?)
+    | (?P<admin>C[O0]/\d{1,5}/(?:19|20)?\d{2})
+    | (?P<slash>[A-Z]{2,5}/(?:\d{1,5}/(?:19|20)\d{2}|(?:19|20)\d{2}/\d{3,5}|\d{2}/\d{3,4}|\d{4}/\d{2})
+                (?:/[A-Z]{1,3})?)
+    | (?P<county>[A-Z]\d{2}[A-Z]{2}\d{3}|\d[A-Z]{2}\d{5})
+    | (?P<ocmc>\d{3}MC\d{3})
+    | (?P<crown>[TSA](?:19|20)\d{6})
+    | (?P<et>\d{7}/(?:19|20)\d{2})
+    | (?P<folio>(?:19|20)\d{2}[ ]Folio[ ]\d{1,5})
+    | (?P<ccd>1\d{3}-\d{4}-\d{4}-\d{4})
+    )
+    (?![\w]|[/\-]\w)
+    """,
+    regex.VERBOSE,
+)
+# FamilyMan's shape also carries the High Court's older Queen's Bench and Chancery numbers.
+_NON_FAMILY_COURT_CODES = frozenset({"HQ", "HC"})
+# CE-File list prefixes that are registry codes (Chancery, King's/Queen's Bench, Business and Property Courts,
+# Court of Appeal, Upper Tribunal, Employment Appeal Tribunal, Family Division); other two-letter prefixes
+# in that shape are also purchase-order and change-request numbers, so they need context.
+_CE_FILE_LISTS = frozenset({
+    "QB", "KB", "HC", "CH", "BL", "BR", "CR", "IL", "IP", "HP", "PT", "PE", "FS", "FL", "CL", "LM", "HT", "AD",
+    "CA", "AC", "UA", "UI", "EA", "FD", "FA",
+})
+_STRONG = frozenset({"familyman", "coa", "cacd", "admin", "ccd"})
+_FAMILY_SHAPES = frozenset({"familyman", "familyman4", "local", "ccd"})
+
+# Labels. ``court`` labels name a court's reference; ``generic`` ones are also used by support desks and
+# suppliers and need a legal word nearby; ``family`` labels name a family court's system.
+_LABEL = regex.compile(
+    r"""
+    (?<![\w])
+    (?:
+      (?P<family>family\s*man(?:\s+case)?\s*(?:no|number|ref(?:erence)?)?
+                |family\s+court\s+(?:case\s+)?(?:no|number|ref(?:erence)?)|icacu\s+(?:ref(?:erence)?|no|number)
+                |ccd\s+(?:case\s+)?(?:no|number|ref(?:erence)?|id))
+    | (?P<court>(?:claim|appeal|court|tribunal|cop|petition|action|hmcts|ce-?file)\s*(?:case\s*)?
+                (?:no|nos|number|numbers|ref|refs|reference|id)s?\b
+                |court\s+of\s+protection\s+(?:case\s+)?(?:no|number|ref(?:erence)?)|cop\b|claim\s*:|appeal\s*:)
+    | (?P<generic>(?:case|matter|application|proceedings)\s*(?:no|nos|number|numbers|ref|refs|reference|id)s?\b
+                |case\s*:|(?:our|your|my|their)\s+ref(?:erence)?(?:\s+no)?\b)
+    )
+    [\s.:#\-]{0,6}
+    """,
+    regex.VERBOSE | regex.IGNORECASE,
+)
+# A reference after a label: letters, digits and separators with at least three digits, or a folio number.
+_TOKEN = regex.compile(
+    r"(?:(?:19|20)\d{2}[ ]Folio[ ]\d{1,5}|[A-Z]{2,5}[ ]\d{5,}|[A-Za-z]{0,6}[/\-]?\d[\w/.\-]*(?:[ ]?\([A-Z]\))?)(?<![.\-/])"
+)
+_LIST_SEP = regex.compile(r"\s*(?:,|;|&|\band\b|\n)\s*|\s+")
+# Dates, a year alone, and phone numbers are not references even after a label.
+_NOT_A_REFERENCE = regex.compile(r"\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}|(?:19|20)\d{2}|0\d{9,10}|\+\d{10,}")
+_LEGAL = regex.compile(
+    r"\b(?:claims?|appeals?|courts?|tribunals?|judges?|judgments?|judgements?|hearings?|proceedings|claimant|"
+    r"defendant|appellant|respondent|litigation|solicitors?|counsel|barrister|magistrates|familyman|divorce|"
+    r"petition|injunction|sealed|listed|hmcts|cafcass|c100|protection|deputyship|hague|icacu)\b",
+    regex.IGNORECASE,
+)
+_CIVIL = regex.compile(
+    r"\b(?:claim|claims|civil|money\s+claims?|tribunal|sscs|employment|immigration|asylum|damages)\b",
+    regex.IGNORECASE,
+)
+_CONTEXT_BEFORE = 200
+_CONTEXT_AFTER = 80
+_LABEL_CONTEXT = 400
+# CCD references are the time of issue in tenths of a second (eleven digits); HMCTS reform began in 2016.
+_CCD_FIRST = dt.datetime(2016, 1, 1, tzinfo=dt.UTC).timestamp() * 10
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn check over a string of digits."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def ccd_reference_ok(text: str) -> bool:
+    """A plausible HMCTS CCD case reference: 16 digits, Luhn check digit, issued since 2016 and not later than
+    a year from now."""
+    digits = "".join(c for c in text if c.isdigit())
+    if len(digits) != 16 or not luhn_ok(digits):
+        return False
+    issued = int(digits[:11])
+    latest = (dt.datetime.now(dt.UTC).timestamp() + 366 * 86400) * 10
+    return _CCD_FIRST <= issued <= latest
+
+
+class UkCaseNumberRecognizer(LocalRecognizer):
+    """``UK_FAMILY_CASE_NUMBER`` and ``UK_COURT_CASE_NUMBER``: court references by shape, context or label."""
+
+    name: str
+
+    def __init__(
+        self,
+        supported_language: str = "en",
+        supported_entities: list[str] | None = None,
+        strong_score: float = 0.9,
+        context_score: float = 0.8,
+        label_score: float = 0.75,
+        name: str | None = None,
+    ) -> None:
+        self.strong_score = strong_score
+        self.context_score = context_score
+        self.label_score = label_score
+        super().__init__(
+            supported_entities=supported_entities or [FAMILY, COURT],
+            supported_language=supported_language,
+            name=name or type(self).__name__,
+        )
+
+    def load(self) -> None:
+        """Patterns are compiled at import."""
+
+    def _shape(self, text: str, m: regex.Match[str], labelled: bool) -> tuple[str, float] | None:
+        """(entity, score) of a shape match, or None when its shape needs context that is not there. A label
+        right before the reference is context enough."""
+        kind = m.lastgroup or ""
+        if kind == "familyman" and m.group("fm_court") in _NON_FAMILY_COURT_CODES:
+            return COURT, self.strong_score
+        if kind == "ccd":
+            if not ccd_reference_ok(m.group()):
+                return None
+            civil = _CIVIL.search(text, max(0, m.start() - 120), min(len(text), m.end() + 60))
+            return (COURT if civil else FAMILY), self.strong_score
+        if kind == "cefile":
+            entity = FAMILY if m.group("cf_list") == "FD" else COURT
+            if m.group("cf_region") or m.group("cf_list") in _CE_FILE_LISTS:
+                return entity, self.strong_score
+        elif kind in _STRONG:
+            return (FAMILY if kind in _FAMILY_SHAPES else COURT), self.strong_score
+        entity = FAMILY if kind in _FAMILY_SHAPES or (kind == "cefile" and m.group("cf_list") == "FD") else COURT
+        if labelled or _legal_near(text, m.start(), m.end(), _CONTEXT_BEFORE, _CONTEXT_AFTER):
+            return entity, self.context_score
+        return None
+
+    @staticmethod
+    def _label_tokens(text: str) -> list[tuple[int, int, str, bool]]:
+        """(start, end, label kind, legal word nearby) of each reference-like token right after a case label."""
+        out: list[tuple[int, int, str, bool]] = []
+        for lab in _LABEL.finditer(text):
+            kind = lab.lastgroup or "generic"
+            legal = kind != "generic" or _legal_near(text, lab.start(), lab.end(), _LABEL_CONTEXT, _LABEL_CONTEXT)
+            pos = lab.end()
+            for _ in range(6):  # "Case Nos: A, B and C"
+                tok = _TOKEN.match(text, pos)
+                if tok is None:
+                    break
+                value = tok.group()
+                if sum(c.isdigit() for c in value) < 3 or len(value) > 30 or _NOT_A_REFERENCE.fullmatch(value):
+                    break
+                out.append((tok.start(), tok.end(), kind, legal))
+                sep = _LIST_SEP.match(text, tok.end())
+                if sep is None or "\n\n" in sep.group():
+                    break
+                pos = sep.end()
+        return out
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        tokens = self._label_tokens(text)
+        results: list[RecognizerResult] = []
+        taken: list[tuple[int, int]] = []
+        for m in _SHAPES.finditer(text):
+            s, e = m.span()
+            judged = self._shape(text, m, any(a < e and s < b for a, b, _k, _l in tokens))
+            if judged is None:
+                continue
+            entity, score = judged
+            taken.append((s, e))
+            results.append(_as(result(self, s, e, score, f"case number ({m.lastgroup})"), entity))
+        for s, e, kind, legal in tokens:
+            if not legal or any(a < e and s < b for a, b in taken):
+                continue
+            taken.append((s, e))
+            entity = FAMILY if kind == "family" else COURT
+            results.append(_as(result(self, s, e, self.label_score, "reference after a case label"), entity))
+        return results
+
+
+def _legal_near(text: str, start: int, end: int, before: int, after: int) -> bool:
+    return bool(
+        _LEGAL.search(text, max(0, start - before), start) or _LEGAL.search(text, end, min(len(text), end + after))
+    )
+
+
+def _as(r: RecognizerResult, entity: str) -> RecognizerResult:
+    r.entity_type = entity
+    return r

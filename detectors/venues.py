@@ -1,0 +1,58 @@
+"""Venue rules: an address introduced as a place of business (a venue, an office, a delivery address) is not
+someone's home, so it is not personal data; one introduced as where someone lives always is.
+
+The clause before the address decides: back to a sentence end, a blank line or a label, at most 120 characters.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+
+from detectors.blocks import Candidate
+from detectors.names import words
+
+_HOME_CUE = re.compile(
+    r"\b(?:lives?|living|lived|resides?|residing|home|moved|moving|stays?|staying|tenancy|her\s+address|"
+    r"his\s+address|their\s+address|address\s*:)",
+    re.IGNORECASE,
+)
+# Words before an address that make it a place of business rather than someone's home.
+_VENUE_CUE = re.compile(
+    r"\b(?:held|hosted|venue|take[s]?\s+place|taking\s+place|located|based|our\s+(?:new\s+)?(?:office|offices|address|"
+    r"premises|site|building)|office[s]?\s+(?:at|is|are)|head\s+office|registered\s+office|deliver(?:y|ed)?|"
+    r"invoice\s+address|billing|reception|hotel|conference|meet(?:ing)?\s+(?:you\s+)?at|parking|car\s+park|"
+    r"trading\s+address|business\s+address|return\s+address|collection)\b",
+    re.IGNORECASE,
+)
+
+
+def business_addresses(
+    text: str, raw: list[Candidate], organisation_words: frozenset[str]
+) -> set[tuple[int, int]]:
+    """Spans of addresses (and postcodes) introduced as a venue or an organisation's premises."""
+    out: set[tuple[int, int]] = set()
+    addresses = sorted((c for c in raw if c.entity == "UK_STREET_ADDRESS"), key=lambda c: c.start)
+    address_starts = [a.start for a in addresses]
+    longest = max((a.end - a.start for a in addresses), default=0)
+    for c in raw:
+        if c.entity not in ("UK_STREET_ADDRESS", "UK_POSTCODE"):
+            continue
+        anchor = c.start
+        if c.entity == "UK_POSTCODE":
+            lo = bisect_left(address_starts, c.start - longest)
+            hi = bisect_right(address_starts, c.start)
+            outer = next((a for a in addresses[lo:hi] if a.start <= c.start and c.end <= a.end), None)
+            if outer is not None:
+                anchor = outer.start
+        # the clause that introduces the address: back to a sentence end, a blank line or a label
+        window = text[max(0, anchor - 160) : anchor]
+        clause = re.split(r"[.!?;]\s|\n[ \t]*\n", window)[-1][-120:]
+        if _HOME_CUE.search(clause):
+            continue
+        tail = words(clause)[-6:]
+        if _VENUE_CUE.search(clause) or any(
+            w in organisation_words for w in tail if w not in ("road", "street", "avenue")
+        ):
+            out.add((c.start, c.end))
+    return out

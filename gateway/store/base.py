@@ -1,0 +1,209 @@
+"""What every part of the store shares: the connection, the clock, the node name, the schema check at start-up,
+incident references and the audit trail.
+
+The parts (``incidents``, ``quarantine``, ``digests``, ``retention``) each build on ``StoreBase``;
+``gateway.store.core.Store`` puts them together. Nothing here sends mail: after a commit the store tells an
+``AfterCommit`` listener (``gateway.notify`` attaches one in ``serve``), which does its work in the background
+so the SMTP reply never waits for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, Self
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from gateway.oneline import one_line
+from gateway.store import migrate
+from gateway.store.crypto import MessageCipher
+from gateway.store.engine import make_engine, writer
+from gateway.store.errors import SchemaError, StoreError
+from gateway.store.records import AuditRecord, format_reference
+from gateway.store.schema import audit, incident_numbers, utcnow
+
+if TYPE_CHECKING:
+    from gateway.config import Config
+    from gateway.facts import ScanResult
+    from gateway.policy.model import Decision
+    from gateway.submission import Submission
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+class AfterCommit(Protocol):
+    """Told about a commit after it, never before, and must return at once (start a task, do not await one):
+    the caller is the SMTP path, whose 250 waits for the commit and for nothing else."""
+
+    @property
+    def sends_alerts(self) -> bool:
+        """True when potential breaches are alerted: the store then claims the alert in the incident's own
+        insert, so another node's retry leaves it to this one."""
+        ...
+
+    def potential_breach(self, ref: str) -> None:
+        """A potential breach was committed and its alert claimed for this listener."""
+        ...
+
+    def quarantined(self, ref: str, sub: Submission, scan: ScanResult, decision: Decision) -> None:
+        """A message and its incident were committed to quarantine."""
+        ...
+
+
+class StoreBase:
+    """The shared half of ``Store``. Build with ``await Store.open(cfg)``; one per process."""
+
+    def __init__(self, cfg: Config, engine: AsyncEngine, cipher: MessageCipher, clock: Clock | None = None) -> None:
+        self.cfg = cfg
+        self.engine = engine
+        self.cipher = cipher
+        self.clock: Clock = clock or utcnow
+        self.node = cfg.gateway.node_name
+        self._writer = writer(engine)
+        self._listener: AfterCommit | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+
+    @classmethod
+    async def open(cls, cfg: Config, *, clock: Clock | None = None, upgrade: bool | None = None) -> Self:
+        """Connect, then check the schema: the embedded SQLite file is upgraded in place (a fresh machine just
+        works); PostgreSQL, shared by several nodes, is only upgraded when asked (``store.auto_upgrade`` or
+        ``dlpgate db upgrade``), otherwise start-up stops with a message saying so."""
+        cipher = MessageCipher.from_env(
+            cfg.gateway.store.encryption_key_env, required=cfg.gateway.store.encryption_key_env is not None
+        )
+        engine = make_engine(cfg)
+        store = cls(cfg, engine, cipher, clock)
+        try:
+            await store._check_schema(upgrade)
+        except BaseException:
+            await engine.dispose()
+            raise
+        log.info("store.opened", backend=store.backend, encrypted_at_rest=cipher.enabled)
+        return store
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.backend == "sqlite"
+
+    async def schema_status(self) -> migrate.SchemaStatus:
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(migrate.schema_status)
+
+    async def upgrade_schema(self) -> migrate.SchemaStatus:
+        async with self._writer.begin() as conn:
+            await conn.run_sync(migrate.upgrade)
+        return await self.schema_status()
+
+    async def _check_schema(self, upgrade: bool | None) -> None:
+        status = await self.schema_status()
+        if status.up_to_date:
+            return
+        if not status.known:
+            raise SchemaError(f"{status.describe()}; install that version of dlpgate or newer")
+        setting = self.cfg.gateway.store.auto_upgrade
+        allowed = upgrade if upgrade is not None else (setting if setting is not None else self.is_sqlite)
+        if not allowed:
+            raise SchemaError(
+                f"database {status.describe()}: run `dlpgate db upgrade` once (or set store.auto_upgrade: true)"
+            )
+        after = await self.upgrade_schema()
+        log.info("store.schema_upgraded", old=status.current, new=after.current)
+
+    def attach_listener(self, listener: AfterCommit) -> None:
+        """Alerts and sender notices follow each commit through this listener (``gateway.notify.notifier.Notifier``)."""
+        self._listener = listener
+
+    @property
+    def _claims_alerts(self) -> bool:
+        return self._listener is not None and self._listener.sends_alerts
+
+    def _after_commit(self, what: str, ref: str, tell: Callable[[AfterCommit], None]) -> None:
+        """The data is committed whatever the listener does: a failure here is logged, never raised, so it
+        cannot turn a stored message into a temporary SMTP failure (and a duplicate on the client's retry)."""
+        if self._listener is None:
+            return
+        try:
+            tell(self._listener)
+        except Exception as exc:
+            log.error(f"{what}.failed", reference=ref, error=exc.__class__.__name__)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+            return True
+        except Exception as exc:
+            log.warning("store.ping_failed", error=exc.__class__.__name__)
+            return False
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        async with self._writer.begin() as conn:
+            yield conn
+
+    # ---------------------------------------------------------------- references
+
+    async def _next_reference(self, conn: AsyncConnection, now: datetime) -> str:
+        res = await conn.execute(sa.insert(incident_numbers).values(reserved_at=now, node=self.node))
+        number = res.inserted_primary_key[0] if res.inserted_primary_key else None
+        if number is None:
+            raise StoreError("database gave no incident number")
+        return format_reference(int(number), now.year)
+
+    # ---------------------------------------------------------------- audit trail
+
+    async def _audit(
+        self,
+        conn: AsyncConnection,
+        event_name: str,
+        *,
+        actor: str,
+        reference: str | None = None,
+        old: str | None = None,
+        new: str | None = None,
+        reason: str | None = None,
+        detail: dict[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        await conn.execute(
+            sa.insert(audit).values(
+                at=now or self.clock(),
+                actor=one_line(actor, 255),
+                node=self.node,
+                event=event_name,
+                reference=reference,
+                old_status=old,
+                new_status=new,
+                reason=reason,
+                detail=detail,
+            )
+        )
+
+    async def record_access(self, event_name: str, *, actor: str, reason: str | None, detail: dict[str, Any]) -> None:
+        """Exports and other reads of personal data leave a trace too."""
+        async with self._write() as conn:
+            await self._audit(conn, event_name, actor=actor, reason=reason, detail=detail)
+
+    async def audit_entries(self, *, reference: str | None = None, limit: int | None = None) -> list[AuditRecord]:
+        q = sa.select(audit).order_by(audit.c.id)
+        if reference is not None:
+            q = q.where(audit.c.reference == reference)
+        if limit is not None:
+            q = q.limit(limit)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(q)).mappings().all()
+        return [AuditRecord.from_row(r) for r in rows]
