@@ -1,7 +1,7 @@
 """Masked forms of matched values, safe for incident records, digests and logs.
 
 Each form keeps just enough for a reviewer to recognise the item in the message they already hold
-(``NHS *** *** 5919``, ``J*** S****``, ``ZW** *****23``), never enough to rebuild it.
+(``NHS *** *** 5919``, ``J*** S****``, ``ZW** *****23``, ``B4/****/**34``), never enough to rebuild it.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 _ALNUM = re.compile(r"[0-9A-Za-z]")
+DIGITAL_CASE_MASK = "****-****-****-"
 
 
 def _digits(text: str) -> str:
@@ -33,6 +34,26 @@ def _mask_keep_last(text: str, keep: int) -> str:
     return "".join(out)
 
 
+def _mask_keep_ends(text: str, head: int, tail: int) -> str:
+    """Every letter and digit but the first ``head`` and last ``tail`` becomes ``*``; separators stay."""
+    total = sum(1 for c in text if c.isalnum())
+    out = []
+    seen = 0
+    for c in text:
+        if c.isalnum():
+            seen += 1
+            out.append(c if seen <= head or seen > total - tail else "*")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def case_number_system(masked: str) -> str:
+    """The numbering system a masked family case number belongs to: the family court's digital (CCD) number,
+    or a court-issued one (FamilyMan, local). The masked form keeps the system visible on purpose."""
+    return "digital" if masked.startswith(DIGITAL_CASE_MASK) else "court"
+
+
 def _name(text: str) -> str:
     words = text.split()
     return " ".join(w[0] + "*" * max(len(w) - 1, 1) if w else w for w in words)
@@ -50,7 +71,14 @@ def redact(entity: str, text: str) -> str:
         return _name(text)
     if entity == "UK_FAMILY_CASE_NUMBER":
         a = _alnum(text).upper()
+        if len(a) == 16 and a.isdigit():
+            return f"{DIGITAL_CASE_MASK}{a[-4:]}"
         return f"{a[:2]}** *****{a[-2:]}" if len(a) >= 6 else "**********"
+    if entity == "UK_COURT_CASE_NUMBER":
+        a = _alnum(text).upper()
+        return _mask_keep_ends(text, 2, 2) if len(a) >= 6 else "********"
+    if entity == "AGE":
+        return "[age]"
     if entity == "UK_NINO":
         a = _alnum(text).upper()
         return f"** ** ** *{a[-2:-1]} {a[-1:]}" if len(a) >= 3 else "*********"

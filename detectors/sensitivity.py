@@ -4,14 +4,19 @@ Correspondents' own names and contact details never reach this function (content
 every PERSON here is a third party. A name on its own, or a phone number or email address on its own, does not
 make a message personal: business mail is full of both. What does:
 
-* a strong identifier on its own (NHS, NINO, case number, date of birth, bank account, passport, licence, card);
+* a strong identifier on its own (NHS, NINO, case number of any court or tribunal, date of birth, bank account,
+  passport, licence, card): a court reference identifies a case and the people in it;
+* the age of a particular person (``Amy, aged 7``, ``the appellant, now 34``, ``a 15-year-old boy``): the age
+  recognizer reports an age only when its sentence is about someone, and judgments, reports and case notes
+  that anonymise people still give their role and age;
 * a name with a family or party role around it (``the mother, Jane Smith``): case context;
 * a name near a street address or an IBAN (within ``PROXIMITY`` characters of the same text). A postcode on
   its own does not link: signatures, venues and office footers are full of them.
 
 ``special_category`` is personal data plus a special-category topic anywhere in the message, a topic just
 after a name (``Sarah Jones disclosed she was sexually abused``: same clause, ``TOPIC_PROXIMITY``), or a
-family-court case number together with a name (children's case data). A topic *before* a name does not
+family-court case number together with a name (children's case data). Other courts' numbers (appeals, claims,
+the Court of Protection) are strong identifiers but not children's data. A topic *before* a name does not
 count on its own: event listings and training notices put the subject first and the speaker after it.
 
 The function is monotone in PERSON findings (adding one never lowers the result), which is what lets content
@@ -24,10 +29,11 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
 from detectors.findings import Finding, Sensitivity
+from detectors.redact import case_number_system
 
 STRONG_IDENTIFIERS = frozenset({
-    "UK_NHS", "UK_NINO", "UK_FAMILY_CASE_NUMBER", "DATE_OF_BIRTH", "UK_BANK_ACCOUNT", "UK_PASSPORT",
-    "UK_DRIVING_LICENCE", "CREDIT_CARD",
+    "UK_NHS", "UK_NINO", "UK_FAMILY_CASE_NUMBER", "UK_COURT_CASE_NUMBER", "DATE_OF_BIRTH", "AGE",
+    "UK_BANK_ACCOUNT", "UK_PASSPORT", "UK_DRIVING_LICENCE", "CREDIT_CARD",
 })
 LINKING_IDENTIFIERS = frozenset({"UK_STREET_ADDRESS", "IBAN_CODE"})
 CASE_CONTEXT_DETECTORS = frozenset({"FamilyRoleNameRecognizer"})
@@ -91,6 +97,15 @@ def assess_sensitivity(findings: Sequence[Finding]) -> Sensitivity:
 
 
 def distinct_case_numbers(findings: Sequence[Finding]) -> int:
-    """How many different family-court case numbers the message holds (by keyed fingerprint)."""
-    values = {f.fingerprint or f"{f.location}:{f.start}" for f in findings if f.entity == "UK_FAMILY_CASE_NUMBER"}
-    return len(values)
+    """How many different family cases the message is about (IA 4.14), by keyed fingerprint.
+
+    Only family case numbers count: an appeal, claim or other court's number beside the family number of the
+    same matter is not a second case. One matter carries one number per numbering system (its FamilyMan number
+    and the family court's digital case number, say), and two matters give two numbers in the same system, so
+    the count is the largest number of different values within one system."""
+    by_system: dict[str, set[str]] = {}
+    for f in findings:
+        if f.entity == "UK_FAMILY_CASE_NUMBER":
+            key = f.fingerprint or f"{f.location}:{f.start}"
+            by_system.setdefault(case_number_system(f.redacted), set()).add(key)
+    return max((len(v) for v in by_system.values()), default=0)

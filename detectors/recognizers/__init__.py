@@ -13,7 +13,9 @@ import tldextract.tldextract as _tldextract_module
 
 from detectors import presidio_adapter  # noqa: F401 - first: quietens Presidio's logger before it is imported
 from detectors.recognizers.address import UkStreetAddressRecognizer
+from detectors.recognizers.age import AgeRecognizer
 from detectors.recognizers.bank import UkBankAccountRecognizer
+from detectors.recognizers.case_numbers import UkCaseNumberRecognizer
 from detectors.recognizers.dob import DateOfBirthRecognizer
 from detectors.recognizers.nhs import UkNhsRecognizer
 from detectors.recognizers.person import FamilyRoleNameRecognizer, TitledNameRecognizer
@@ -32,11 +34,13 @@ make_tldextract_offline()
 
 __all__ = [
     "OFFLINE_TLD_EXTRACTOR",
+    "AgeRecognizer",
     "DateOfBirthRecognizer",
     "FamilyRoleNameRecognizer",
     "SpecialCategoryRecognizer",
     "TitledNameRecognizer",
     "UkBankAccountRecognizer",
+    "UkCaseNumberRecognizer",
     "UkNhsRecognizer",
     "UkPhoneRecognizer",
     "UkStreetAddressRecognizer",

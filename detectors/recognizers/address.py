@@ -3,13 +3,23 @@
 The small spaCy model labels ``14 Oak Road`` as a DATE and never as an address, so addresses come from
 structure instead: a number, capitalised street words and a street type. A postcode at the end anchors the
 town lines between them; without one only number + street counts, at a lower score.
+
+Only homes are findings. An organisation's address (a suite or floor, a company or firm name on the line
+above or before it, its website and fax lines beside it, a newsletter or letterhead footer around it:
+``detectors.recognizers.business``) is business furniture and is dropped here, so it never links a name to
+an address. The other way round, the way UK reports place a person, ``Jo Bloggs, 24, of Elm Road, Swindon``
+or ``who lives in Elm Road``, is a home address even without a house number.
 """
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+import regex
+from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
 
-from detectors.recognizers.patterns import patterns_from_config
+from detectors.presidio_adapter import NlpArtifacts
+from detectors.recognizers.business import ORG_NAME, business_reason
+from detectors.recognizers.patterns import NAME_SEQ, patterns_from_config
+from detectors.recognizers.text import result
 
 POSTCODE = (
     r"(?-i:(?:GIR[ \t]?0AA|[A-PR-UWYZ](?:\d[A-HJKPSTUW]?|[A-HK-Y]\d[ABEHMNPRV-Y]?|\d\d|[A-HK-Y]\d\d)"
@@ -26,9 +36,34 @@ DEFAULT_STREET_TYPES = [
 ]
 
 
+_WORD = r"\p{Lu}[\p{Ll}'’]+(?:-\p{Lu}?[\p{Ll}]+)?"
+_TOWN_WORD = rf"(?:{_WORD}|(?:upon|on|under|le|in|by|the|next|de|super|la)(?=[ \t\-]+\p{{Lu}}))"
+_TOWN = rf"{_WORD}(?:[ \t\-]+{_TOWN_WORD}){{0,3}}"
+UNNUMBERED_SCORE = 0.6
+BUSINESS_SCORE = 0.3  # above Presidio's default_score_threshold (kept as a span), below every reporting threshold
+
+
+def _types(street_types: list[str]) -> str:
+    return "|".join(sorted({t.strip() for t in street_types if t.strip()}, key=len, reverse=True))
+
+
+def _unnumbered_pattern(street_types: list[str]) -> regex.Pattern[str]:
+    """A street without a house number where a report places a person: ``Jo Bloggs, 24, of Elm Road,
+    Swindon`` (a name, an optional age, ``of``/``from``) or ``lives in Elm Road``."""
+    street = rf"(?P<street>(?:{_WORD}[ \t]+){{1,3}}(?:{_types(street_types)})(?![\w'’])(?:[ \t]*,[ \t]*{_TOWN})?)"
+    named = (
+        rf"(?P<name>{NAME_SEQ}),[ \t]*(?:(?i:aged)[ \t]+)?(?:\d{{1,3}}[ \t]*,[ \t]*)?(?i:of|from)[ \t]+"
+    )
+    lives = (
+        r"(?<![\w])(?i:lives?|living|lived|resides?|residing|resident|moved|moving|relocated|home)"
+        r"[ \t]+(?i:in|on|at|to|into)[ \t]+(?i:the[ \t]+)?(?=\p{Lu})"
+    )
+    return regex.compile(rf"(?:{named}|{lives}){street}(?=[ \t]*(?:[,.;:)\n]|$|[ \t](?i:in|and|with|where)\b))")
+
+
 def _address_patterns(street_types: list[str]) -> list[Pattern]:
-    types = "|".join(sorted({t.strip() for t in street_types if t.strip()}, key=len, reverse=True))
-    word = r"\p{Lu}[\p{Ll}'’]+(?:-\p{Lu}?[\p{Ll}]+)?"
+    types = _types(street_types)
+    word = _WORD
     prefix = r"(?:(?i:flat|apartment|apt|unit|room|house)[ \t]+\d{1,4}[A-Za-z]?,?[ \t]+)?"
     number = r"\d{1,4}[A-Za-z]?(?:[\-–]\d{1,4}[A-Za-z]?)?,?"
     street = rf"(?:{word}[ \t]+){{1,3}}(?:{types})\.?"
@@ -67,6 +102,7 @@ class UkStreetAddressRecognizer(PatternRecognizer):
         supported_entity: str = "UK_STREET_ADDRESS",
         name: str | None = None,
     ) -> None:
+        self._unnumbered = _unnumbered_pattern(street_types or DEFAULT_STREET_TYPES)
         super().__init__(
             supported_entity=supported_entity,
             patterns=patterns_from_config(patterns) or _address_patterns(street_types or DEFAULT_STREET_TYPES),
@@ -74,3 +110,35 @@ class UkStreetAddressRecognizer(PatternRecognizer):
             supported_language=supported_language,
             name=name or type(self).__name__,
         )
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        """Numbered addresses that are not an organisation's, and unnumbered streets placing a named person."""
+        out = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        for r in out:
+            reason = business_reason(text, r.start, r.end)
+            if reason:
+                # kept under every threshold rather than dropped, so that NER cannot read "Stanley Close" in
+                # it as a name; the context enhancer must not lift it again
+                r.score = BUSINESS_SCORE
+                meta = r.recognition_metadata or {}
+                meta[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
+                r.recognition_metadata = meta
+                if r.analysis_explanation is not None:
+                    r.analysis_explanation.append_textual_explanation_line(f"business address: {reason}")
+        if " of " in text or " from " in text or "live" in text or "resid" in text or "mov" in text or "home" in text:
+            for m in self._unnumbered.finditer(text):
+                start, end = m.span("street")
+                if any(r.start < end and start < r.end for r in out):
+                    continue
+                tail = text[end : end + 40].split("\n", 1)[0]
+                if ORG_NAME.match(tail.lstrip(" \t,")) or business_reason(text, start, end):
+                    continue
+                out.append(result(self, start, end, UNNUMBERED_SCORE, "street placing a named person",
+                                  context_fixed=False))
+        return out

@@ -9,9 +9,12 @@ A special-category word or an age only matters when it is about someone: "she wa
   ``the deceased``, ``P``);
 * a title and a name (``Mrs Adeyemi``), or a capitalised word that is not a common word, an organisation word,
   a place, a month or a weekday (a name: ``Amy``, ``Kowalczyk``);
-* a single capital letter standing for an anonymised party (``F was arrested``, ``the mother (M)``).
+* a single capital letter standing for an anonymised party (``F was arrested``, ``the mother (M)``, ``A was
+  accommodated``), and, where asked for, initials in capitals that act in the sentence (``ZX was 3 weeks
+  old``, ``TKJ's``): judgments anonymise people that way, but mail is full of acronyms, so this is opt-in;
+* a plural that names particular people: ``the parties``, ``both parents``, ``their children``.
 
-``they``/``their`` and plural nouns (``children``, ``staff``, ``people``) are not cues: they are how notices,
+``they``/``their`` and bare plural nouns (``children``, ``staff``, ``people``) are not cues: they are how notices,
 policies and statistics talk about nobody in particular. First and second person (``I``, ``you``) are the
 correspondents themselves.
 """
@@ -33,6 +36,16 @@ PERSON_NOUNS = frozenset({
     "stepmum", "applicant", "respondent", "appellant", "claimant", "defendant", "deceased", "victim",
     "complainant", "patient", "pupil", "tenant", "carer", "offender", "suspect", "accused", "prisoner",
     "detainee", "individual", "person",
+})
+PLURAL_PERSONS = frozenset({
+    "parties", "parents", "couple", "children", "boys", "girls", "twins", "siblings", "brothers", "sisters",
+    "sons", "daughters", "grandparents", "appellants", "respondents", "claimants", "defendants", "applicants",
+})
+_DETERMINERS = frozenset({"the", "both", "their", "his", "her", "my", "our", "two", "three", "four", "these"})
+# Words after an initial that show it is someone acting or described: "A was", "ZX's", "TKJ, their".
+_ACTS = frozenset({
+    "was", "is", "has", "had", "and", "said", "says", "told", "lives", "lived", "attended", "were", "who",
+    "died", "remains", "remained", "became", "appeared", "suffered", "s",
 })
 MONTHS_DAYS = frozenset({
     "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -80,13 +93,25 @@ class PersonCues:
             return False
         return low not in self.not_names and low.strip("'’") not in self.not_names
 
-    def cue_in(self, text: str, start: int, end: int, skip: tuple[int, int] = (0, 0), *, names: bool = True) -> bool:
+    def cue_in(
+        self, text: str, start: int, end: int, skip: tuple[int, int] = (0, 0), *, names: bool = True,
+        initials: bool = False,
+    ) -> bool:
         """Any person cue among the words of ``text[start:end]`` outside ``skip`` (the topic itself)."""
-        for m in _WORD.finditer(text, start, end):
+        words = list(_WORD.finditer(text, start, end))
+        for i, m in enumerate(words):
             if skip[0] <= m.start() < skip[1]:
                 continue
-            if self.word_cue(m.group(), names=names):
+            w = m.group()
+            if self.word_cue(w, names=names):
                 return True
+            low = w.lower()
+            if low in PLURAL_PERSONS and i > 0 and words[i - 1].group().lower() in _DETERMINERS:
+                return True
+            if names and (w == "A" or (initials and 2 <= len(w) <= 4 and w.isupper() and low not in self.not_names)):
+                nxt = words[i + 1].group().lower() if i + 1 < len(words) else ""
+                if nxt in _ACTS:
+                    return True
         return False
 
     def near_cue(self, text: str, start: int, end: int, words_before: int = 3, words_after: int = 2) -> bool:

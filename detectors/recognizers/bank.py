@@ -1,7 +1,9 @@
-"""UK bank accounts: a sort code together with an account number.
+"""UK bank accounts (a sort code together with an account number) and payment card numbers.
 
 Either number alone is weak (six digits in pairs look like a date, eight digits like anything), but the pair
 within a short distance, with banking words around it, is a bank account. One finding spans both numbers.
+An organisation's account (the payee on an invoice, "Account name: Northgate Consulting LLP", a payment footer)
+is business furniture, not a person's: it scores under every threshold.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import regex
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
 from detectors.presidio_adapter import NlpArtifacts
+from detectors.recognizers.business import ORG_NAME, business_reason
 from detectors.recognizers.text import result
 
 _SORT_CODE = regex.compile(r"(?<![\d\-./])(\d{2})[ \t]?([\-–. ])[ \t]?(\d{2})[ \t]?\2[ \t]?(\d{2})(?![\d]|[\-./]\d)")
@@ -21,6 +24,32 @@ _ACCOUNT = regex.compile(
 def _date_like(sort_code: str) -> bool:
     digits = [int(x) for x in regex.findall(r"\d{2}", sort_code)]
     return len(digits) == 3 and 1 <= digits[0] <= 31 and 1 <= digits[1] <= 12
+
+
+# Who the account belongs to: the payee named on an "account name" / "payable to" line, or the line above.
+_PAYEE = regex.compile(
+    r"(?<![\w])(?:account[ \t]+(?:name|holder)|beneficiary(?:[ \t]+name)?|payee(?:[ \t]+name)?|pay(?:able)?[ \t]+to"
+    r"|(?:made|paid)[ \t]+(?:payable[ \t]+)?to|in[ \t]+favou?r[ \t]+of|remit[ \t]+to|bank[ \t]+details[ \t]+(?:of|for))"
+    r"[ \t]*[:\-]?[ \t]*(?P<payee>[^\n]{0,80})",
+    regex.IGNORECASE,
+)
+_PERSONAL_PAYEE = regex.compile(
+    r"(?<![\w])(?:(?-i:Mr|Mrs|Ms|Miss|Mx|Dr)\.?[ \t]|my|his|her|their|personal|joint)(?![\w])", regex.IGNORECASE
+)
+
+
+def _organisation_account(text: str, start: int, end: int) -> bool:
+    """The account is an organisation's: the nearest payee named before it (same paragraph, within 200
+    characters) carries an organisation word, or the account sits in a footer or letterhead."""
+    window = text[max(0, start - 200) : start]
+    window = window.rsplit("\n\n", 1)[-1] if "\n\n" in window.rstrip() else window
+    payees = list(_PAYEE.finditer(window))
+    if payees:
+        payee = payees[-1].group("payee")
+        return bool(ORG_NAME.search(payee)) and not _PERSONAL_PAYEE.search(payee)
+    if _PERSONAL_PAYEE.search(window[-80:]):
+        return False
+    return bool(business_reason(text, start, end))
 
 
 DEFAULT_CONTEXT = [
@@ -52,11 +81,13 @@ class UkBankAccountRecognizer(LocalRecognizer):
         max_gap: int = 60,
         score: float = 0.85,
         score_without_context: float = 0.45,
+        score_business: float = 0.3,
         name: str | None = None,
     ) -> None:
         self.max_gap = max_gap
         self.score = score
         self.score_without_context = score_without_context
+        self.score_business = score_business
         words = context or list(DEFAULT_CONTEXT)
         alts = "|".join(regex.escape(w).replace(r"\ ", r"\s*") for w in sorted(words, key=len, reverse=True))
         self._context_re = regex.compile(rf"(?<![\w])(?:{alts})(?![a-z])", regex.IGNORECASE)
@@ -100,7 +131,9 @@ class UkBankAccountRecognizer(LocalRecognizer):
             window = text[max(0, start - 40) : end]
             labelled = bool(self._sort_label.search(window))
             context = labelled or bool(self._context_re.search(window))
-            if context and (labelled or not _date_like(text[s_start:s_end])):
+            if _organisation_account(text, start, end):
+                score = self.score_business  # an organisation's account: an invoice, a payment footer
+            elif context and (labelled or not _date_like(text[s_start:s_end])):
                 score = self.score
             else:  # no banking words, or "12-03-15" that reads as a date with no "sort code" label
                 score = self.score_without_context
@@ -175,7 +208,7 @@ def _grouped(raw: str) -> bool:
     sizes = [len(g) for g in groups]
     if len(groups) < 3 or len(set(regex.findall(r"[ \-]", raw))) > 1:
         return False
-    return all(s == 4 for s in sizes[:-1]) and 1 <= sizes[-1] <= 4 or sizes == [4, 6, 5] or sizes == [4, 6, 4]
+    return (all(s == 4 for s in sizes[:-1]) and 1 <= sizes[-1] <= 4) or sizes in ([4, 6, 5], [4, 6, 4])
 
 
 class PaymentCardRecognizer(LocalRecognizer):

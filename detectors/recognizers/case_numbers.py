@@ -28,13 +28,17 @@ anything after a label      ``Case No: 13258625``, ``COP 12345678``,    court or
                             ``Claim No. 18/72``                         family
 ==========================  ==========================================  ===========  ==========
 
+Text copied from PDFs may carry a space after a hyphen (``QB- 2017- 001637``); CE-File numbers allow it.
+
 Evidence: *strong* shapes are matched alone. *Context* shapes need a legal word near them (court, claim,
 tribunal, judge, hearing, proceedings, a party's role ...): the same letters and digits are also product,
 invoice and FOI references. *Checksum*: HMCTS's CCD case references are eleven digits of issue time, four
 random digits and a Luhn check digit, so a dashed 16-digit number counts when the check digit and the time
 both hold. *Label*: any reference right after a case label ("Case No", "Claim number", "Appeal No", "Court
-ref", "COP", "ICACU ref", "our ref" ...); a generic label ("Case No", "our ref", which support desks and
-suppliers use too) also needs a legal word in the surrounding text, a court's own label does not.
+ref", "COP", "ICACU ref", "our ref" ...); a generic label ("Case No", "Claim No", "our ref", which support desks,
+insurers and suppliers use too) also needs a word of court business near it (court, tribunal, judge, hearing,
+proceedings, a party's role), a court's own label does not. Information-rights requests and service-desk
+tickets (``FOI/2021/0123``, ``INC0012345``) are never case numbers.
 
 Family or not: family proceedings numbers (children, divorce, the Family Division, international child
 abduction, which the Family Division hears under FamilyMan numbers) are children's case data; every other
@@ -65,10 +69,11 @@ _SHAPES = regex.compile(
       (?P<familyman>(?P<fm_court>[A-Z]{2})[ ]?\d{2}[ ]?[A-Z][ ]?\d{5})
     | (?P<familyman4>[A-Z]{2}\d{2}[A-Z]\d{4})
     | (?P<local>[A-Z]{2}\d{1,5}/(?:19|20)?\d{2})
-    | (?P<coa>[ABC]\d(?P<coa_sep>[/.])(?:19|20)\d{2}(?P=coa_sep)\d{3,5}(?:[ ]?\([A-Z]\)|/[A-Z](?![\w/]))?)
+    | (?P<coa>[ABC]\d[ ]?(?P<coa_sep>[/.])[ ]?(?:19|20)\d{2}[ ]?(?P=coa_sep)[ ]?\d{3,5}
+              (?:[ ]?\([A-Z]\)|/[A-Z](?![\w/]))?)
     | (?P<cacd>(?:19|20)\d{2}/?\d{5}/?[ ]?[A-C]\d)
-    | (?P<cefile>(?P<cf_list>[A-Z]{2})-(?:19|20)\d{2}-(?P<cf_region>[A-Z]{3}-)?\d{5,6}(?:-[A-Z]{1,2})?)
-    | (?P<admin>C[O0]/\d{1,5}/(?:19|20)?\d{2})
+    | (?P<cefile>(?P<cf_list>[A-Z]{2})-[ ]?(?:19|20)\d{2}-[ ]?(?P<cf_region>[A-Z]{3}-[ ]?)?\d{5,6}(?:-[A-Z]{1,2})?)
+    | (?P<admin>C[O0][ ]?/[ ]?\d{1,5}[ ]?/[ ]?(?:19|20)?\d{2})
     | (?P<slash>[A-Z]{2,5}/(?:\d{1,5}/(?:19|20)\d{2}|(?:19|20)\d{2}/\d{3,5}|\d{2}/\d{3,4}|\d{4}/\d{2})
                 (?:/[A-Z]{1,3})?)
     | (?P<county>[A-Z]\d{2}[A-Z]{2}\d{3}|\d[A-Z]{2}\d{5})
@@ -84,18 +89,20 @@ _SHAPES = regex.compile(
 )
 # FamilyMan's shape also carries the High Court's older Queen's Bench and Chancery numbers.
 _NON_FAMILY_COURT_CODES = frozenset({"HQ", "HC"})
-# CE-File list prefixes that are registry codes (Chancery, King's/Queen's Bench, Business and Property Courts,
-# Court of Appeal, Upper Tribunal, Employment Appeal Tribunal, Family Division); other two-letter prefixes
-# in that shape are also purchase-order and change-request numbers, so they need context.
-_CE_FILE_LISTS = frozenset({
-    "QB", "KB", "HC", "CH", "BL", "BR", "CR", "IL", "IP", "HP", "PT", "PE", "FS", "FL", "CL", "LM", "HT", "AD",
-    "CA", "AC", "UA", "UI", "EA", "FD", "FA",
-})
+# CE-File prefixes that only courts use (King's/Queen's Bench, Chancery, Court of Appeal, Administrative Court,
+# Upper Tribunal, Employment Appeal Tribunal, Family Division). The lists of the Business and Property Courts
+# (BL, CL, CR, IL, IP, PT, HT ...) share their letters with bills of lading, change requests and the like, so
+# those need a legal word near them, as any other two-letter prefix does.
+_CE_FILE_LISTS = frozenset({"QB", "KB", "HQ", "HC", "CH", "CA", "AC", "UA", "UI", "EA", "FD", "FA"})
+# Information-rights requests and service-desk tickets come in court-like shapes ("FOI/2021/0123") and next to
+# "appeal" and "tribunal" in their standard wording; they are not court references.
+_NOT_COURT_PREFIX = regex.compile(r"(?i:foi|foia|eir|sar|dsar|inc|chg|req|ritm)\b")
 _STRONG = frozenset({"familyman", "coa", "cacd", "admin", "ccd"})
 _FAMILY_SHAPES = frozenset({"familyman", "familyman4", "local", "ccd"})
 
-# Labels. ``court`` labels name a court's reference; ``generic`` ones are also used by support desks and
-# suppliers and need a legal word nearby; ``family`` labels name a family court's system.
+# Labels. ``court`` labels name a court's reference; ``generic`` ones are also used by support desks, insurers
+# and suppliers ("case number", "claim number", "our ref") and need a legal word nearby; ``family`` labels name
+# a family court's system.
 _LABEL = regex.compile(
     r"""
     (?<![\w])
@@ -103,11 +110,12 @@ _LABEL = regex.compile(
       (?P<family>family\s*man(?:\s+case)?\s*(?:no|number|ref(?:erence)?)?
                 |family\s+court\s+(?:case\s+)?(?:no|number|ref(?:erence)?)|icacu\s+(?:ref(?:erence)?|no|number)
                 |ccd\s+(?:case\s+)?(?:no|number|ref(?:erence)?|id))
-    | (?P<court>(?:claim|appeal|court|tribunal|cop|petition|action|hmcts|ce-?file)\s*(?:case\s*)?
+    | (?P<court>(?:appeal|court|tribunal|cop|hmcts|ce-?file)\s*(?:case\s*)?
                 (?:no|nos|number|numbers|ref|refs|reference|id)s?\b
-                |court\s+of\s+protection\s+(?:case\s+)?(?:no|number|ref(?:erence)?)|cop\b|claim\s*:|appeal\s*:)
-    | (?P<generic>(?:case|matter|application|proceedings)\s*(?:no|nos|number|numbers|ref|refs|reference|id)s?\b
-                |case\s*:|(?:our|your|my|their)\s+ref(?:erence)?(?:\s+no)?\b)
+                |court\s+of\s+protection\s+(?:case\s+)?(?:no|number|ref(?:erence)?)|cop\b|appeal\s*:)
+    | (?P<generic>(?:case|claim|matter|application|proceedings|action|petition)\s*
+                (?:no|nos|number|numbers|ref|refs|reference|id)s?\b
+                |case\s*:|claim\s*:|(?:our|your|my|their)\s+ref(?:erence)?(?:\s+no)?\b)
     )
     [\s.:#\-]{0,6}
     """,
@@ -115,24 +123,27 @@ _LABEL = regex.compile(
 )
 # A reference after a label: letters, digits and separators with at least three digits, or a folio number.
 _TOKEN = regex.compile(
-    r"(?:(?:19|20)\d{2}[ ]Folio[ ]\d{1,5}|[A-Z]{2,5}[ ]\d{5,}|[A-Za-z]{0,6}[/\-]?\d[\w/.\-]*(?:[ ]?\([A-Z]\))?)(?<![.\-/])"
+    r"(?:(?:19|20)\d{2}[ ]Folio[ ]\d{1,5}|[A-Z]{2,5}[ ]\d{5,}|[A-Za-z]{0,6}[/\-]?\d[\w/.\-]*(?:[ ]?\([A-Z]\))?)"
+    r"(?<![.\-/])"
 )
 _LIST_SEP = regex.compile(r"\s*(?:,|;|&|\band\b|\n)\s*|\s+")
 # Dates, a year alone, and phone numbers are not references even after a label.
 _NOT_A_REFERENCE = regex.compile(r"\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}|(?:19|20)\d{2}|0\d{9,10}|\+\d{10,}")
+# Words of court business. Not "claim" (insurance, expenses), "solicitor" (conveyancing, signatures), "hearing
+# from you", "data protection", or the organisation's own name, which every signature carries.
 _LEGAL = regex.compile(
-    r"\b(?:claims?|appeals?|courts?|tribunals?|judges?|judgments?|judgements?|hearings?|proceedings|claimant|"
-    r"defendant|appellant|respondent|litigation|solicitors?|counsel|barrister|magistrates|familyman|divorce|"
-    r"petition|injunction|sealed|listed|hmcts|cafcass|c100|protection|deputyship|hague|icacu)\b",
+    r"\b(?:appeals?|courts?|tribunals?|judges?|judgments?|judgements?|hearings?(?![ \t]+(?:from|back|about))|"
+    r"proceedings|claimant|defendant|appellant|respondent|litigation|magistrates|familyman|divorce|injunction|"
+    r"hmcts|c100|deputyship|hague|icacu|family[ \t]+(?:court|division|case)|child[ \t]+arrangements)\b",
     regex.IGNORECASE,
 )
 _CIVIL = regex.compile(
     r"\b(?:claim|claims|civil|money\s+claims?|tribunal|sscs|employment|immigration|asylum|damages)\b",
     regex.IGNORECASE,
 )
-_CONTEXT_BEFORE = 200
+_CONTEXT_BEFORE = 160
 _CONTEXT_AFTER = 80
-_LABEL_CONTEXT = 400
+_LABEL_CONTEXT = 250
 # CCD references are the time of issue in tenths of a second (eleven digits); HMCTS reform began in 2016.
 _CCD_FIRST = dt.datetime(2016, 1, 1, tzinfo=dt.UTC).timestamp() * 10
 
@@ -168,14 +179,16 @@ class UkCaseNumberRecognizer(LocalRecognizer):
         self,
         supported_language: str = "en",
         supported_entities: list[str] | None = None,
-        strong_score: float = 0.9,
+        strong_score: float = 0.85,
         context_score: float = 0.8,
         label_score: float = 0.75,
+        context_bonus: float = 0.1,
         name: str | None = None,
     ) -> None:
         self.strong_score = strong_score
         self.context_score = context_score
         self.label_score = label_score
+        self.context_bonus = context_bonus
         super().__init__(
             supported_entities=supported_entities or [FAMILY, COURT],
             supported_language=supported_language,
@@ -187,8 +200,19 @@ class UkCaseNumberRecognizer(LocalRecognizer):
 
     def _shape(self, text: str, m: regex.Match[str], labelled: bool) -> tuple[str, float] | None:
         """(entity, score) of a shape match, or None when its shape needs context that is not there. A label
-        right before the reference is context enough."""
+        right before the reference is context enough; a strong shape with a label or a legal word near it scores
+        ``context_bonus`` more."""
+        judged = self._judge(text, m, labelled)
+        if judged is None or judged[1] != self.strong_score:
+            return judged
+        if labelled or _legal_near(text, m.start(), m.end(), _CONTEXT_BEFORE, _CONTEXT_AFTER):
+            return judged[0], min(1.0, judged[1] + self.context_bonus)
+        return judged
+
+    def _judge(self, text: str, m: regex.Match[str], labelled: bool) -> tuple[str, float] | None:
         kind = m.lastgroup or ""
+        if _NOT_COURT_PREFIX.match(m.group()):
+            return None
         if kind == "familyman" and m.group("fm_court") in _NON_FAMILY_COURT_CODES:
             return COURT, self.strong_score
         if kind == "ccd":
@@ -220,7 +244,8 @@ class UkCaseNumberRecognizer(LocalRecognizer):
                 if tok is None:
                     break
                 value = tok.group()
-                if sum(c.isdigit() for c in value) < 3 or len(value) > 30 or _NOT_A_REFERENCE.fullmatch(value):
+                if (sum(c.isdigit() for c in value) < 3 or len(value) > 30 or _NOT_A_REFERENCE.fullmatch(value)
+                        or _NOT_COURT_PREFIX.match(value)):
                     break
                 out.append((tok.start(), tok.end(), kind, legal))
                 sep = _LIST_SEP.match(text, tok.end())

@@ -42,7 +42,9 @@ _OTHER_LABEL = (
     r"|(?-i:[TFMPOWHD])(?=[ \t]*[:.])"
 )
 _LABELS = regex.compile(
-    rf"(?<![\w])(?:(?P<nhs>{_NHS_LABEL})|(?P<other>{_OTHER_LABEL}))(?![\w])", regex.IGNORECASE
+    rf"(?<![\w])(?:(?P<nhs>(?:{_NHS_LABEL})(?:[ \t]*(?:no\.?|number|num|ref|reference|id|#))?)"
+    rf"|(?P<other>{_OTHER_LABEL}))(?![\w])",
+    regex.IGNORECASE,
 )
 _NHS_AFTER = regex.compile(r"[ \t]*[(\[]?[ \t]*(?:nhs|chi)\b", regex.IGNORECASE)
 _PHONE_BEFORE = regex.compile(r"(?:\(0\)|\+\d{0,3}|(?<!\d)00\d{0,3})[ \t]*$")

@@ -4,7 +4,13 @@ The small spaCy model misses or mislabels many names (as ORG, GPE or nothing), e
 NER is the costliest step. These patterns are cheap and run on every text: ``Mrs Adeyemi``, ``Name: Jane
 Smith``, ``the mother, Oluwaseun Adeyemi``, ``Child: Amir Khan``, ``Jane Smith (maternal grandmother)``.
 A family role next to a name is also case context, so ``FamilyRoleNameRecognizer`` findings count as an
-identifiable third party on their own when sensitivity is assessed.
+identifiable third party on their own when sensitivity is assessed. That makes the words after a role need to
+be a plausible name, not just capitalised: not a possessive role (``Father's Day``), not a capitalised role
+followed straight by a capitalised word (``Mother Superior``, ``Parent Guarantee``: titles, products, slogans;
+case text writes ``the mother Jane Smith`` or ``Mother: Jane Smith``), not starting with a common word
+(``Brother, Where Art Thou``), not followed by an organisation word (``Brother International``), not inside a
+title-case heading line. Titles have the same problem: ``Master Cook`` and ``Lord Reed`` are judges, ``Mr
+Justice Cobb`` is a judge, ``Mr Smith QC`` is counsel, and ``Re: Budget Update`` is a subject line.
 """
 
 from __future__ import annotations
@@ -17,7 +23,16 @@ import regex
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
 from detectors.presidio_adapter import NlpArtifacts
+from detectors.recognizers.business import ORG_AFTER
 from detectors.recognizers.patterns import NAME_SEQ
+from detectors.recognizers.person_context import (
+    CASE_HEADING_SUFFIX,
+    JUDICIAL_WORDS,
+    POST_NOMINAL,
+    heading_line,
+    org_chain,
+    professional_context,
+)
 from detectors.recognizers.text import result, word_spans
 from gateway.config_errors import read_list_file
 
@@ -51,6 +66,9 @@ DEFAULT_ROLES = [
     "second respondent", "applicant mother", "applicant father", "respondent mother", "respondent father",
     "intervenor", "partner", "ex-partner", "former partner", "new partner", "boyfriend", "girlfriend",
     "husband", "wife", "ex-husband", "ex-wife", "foster carer", "kinship carer", "special guardian",
+    # parties to any proceedings (a private person's name next to one is case context): "the claimant, Harry
+    # Fitzhugh", "Sugar (Deceased)"; counsel and representatives are told apart by professional_context()
+    "claimant", "defendant", "appellant", "petitioner", "deceased", "twin",
 ]
 
 
@@ -107,6 +125,14 @@ class _NameRecognizer(LocalRecognizer):
 
     def build_patterns(self) -> list[Rule]:  # pragma: no cover - overridden
         return []
+
+    def accept(self, text: str, m: regex.Match[str]) -> bool:
+        """Rule-specific plausibility of the name a pattern matched (subclasses narrow it)."""
+        return not ORG_AFTER.match(text, m.end("name"))
+
+    def _first_word_common(self, m: regex.Match[str]) -> bool:
+        first = m.group("name").split()[0].strip(".,'’").lower()
+        return first in self.common
 
     def _triggers(self, text: str) -> dict[Trigger, list[tuple[int, int]]]:
         """One pass over the words: the (start, end) of each trigger word, by trigger."""
@@ -165,6 +191,8 @@ class _NameRecognizer(LocalRecognizer):
             whole = m.group("name").lower().split()
             if any(w.strip(".,'’") in self.organisation_words for w in whole):
                 continue
+            if not self.accept(text, m):
+                continue
             start, end = self._trim(text, *m.span("name"))
             if end - start < 2 or (start, end) in seen:
                 continue
@@ -206,7 +234,7 @@ class TitledNameRecognizer(_NameRecognizer):
         self._trigger_words = {w: (LABEL,) for w in ("name", "surname", "forename", "forenames", "aka", "known")}
         self._trigger_words["re"] = (HEADING,)
         return [
-            Rule(TITLE, regex.compile(rf"(?:{self.titles})\.?[ \t]+(?P<name>{NAME_SEQ})"), anchored=True),
+            Rule(TITLE, regex.compile(rf"(?P<title>{self.titles})\.?[ \t]+(?P<name>{NAME_SEQ})"), anchored=True),
             Rule(
                 LABEL,
                 regex.compile(
@@ -221,7 +249,8 @@ class TitledNameRecognizer(_NameRecognizer):
             Rule(
                 HEADING,
                 regex.compile(
-                    rf"(?:^|(?<=\n))[ \t]*(?i:re)[ \t]*:[ \t]*(?P<name>{NAME_SEQ})(?=[ \t]*(?:\n|$|[(\-–,]))"
+                    rf"(?:^|(?<=\n))[ \t]*(?P<heading>(?i:re))[ \t]*:[ \t]*(?P<name>{NAME_SEQ})"
+                    r"(?=[ \t]*(?:\n|$|[(\-–,]))"
                 ),
                 before=10,
                 after=80,
@@ -234,6 +263,33 @@ class TitledNameRecognizer(_NameRecognizer):
                 after=40,
             ),
         ]
+
+
+    def accept(self, text: str, m: regex.Match[str]) -> bool:
+        if not super().accept(text, m):
+            return False
+        groups = m.groupdict()
+        words = m.group("name").split()
+        if groups.get("title"):
+            title = m.group("title")
+            before = text[max(0, m.start() - 20) : m.start()].split()
+            prev = before[-1].strip(".,'’()").lower() if before else ""
+            if words[0].strip(".,").lower() in JUDICIAL_WORDS or prev in JUDICIAL_WORDS:
+                return False  # "Mr Justice Cobb", "Deputy Master Bowles", "District Judge"
+            last = words[-1].strip(".,")
+            if regex.fullmatch(POST_NOMINAL, last) or professional_context(text, m.start("name"), m.end("name")):
+                return False  # "Mr Smith QC", "Ms Jones (instructed by ...)", a judges' list
+            if title in ("Master", "Lord", "Lady") and len(words) < 2:
+                return False  # "Master Cook" and "Lord Reed" are judges; a boy is "Master Amir Khan"
+            return True
+        if groups.get("heading"):
+            # "Re: Amir Khan (A Child)" is a case heading; "Re: Budget Update" is a subject line
+            if CASE_HEADING_SUFFIX.match(text, m.end("name")):
+                return True
+            if len(words) < 2 or heading_line(text, m.start("name"), m.end("name")):
+                return False
+            return not any(w.strip(".,'’").lower() in self.common for w in (words[0], words[-1]))
+        return True
 
 
 class FamilyRoleNameRecognizer(_NameRecognizer):
@@ -260,21 +316,54 @@ class FamilyRoleNameRecognizer(_NameRecognizer):
 
     def build_patterns(self) -> list[Rule]:
         roles = _alternation(self.roles)
-        glue = r"(?:[ \t]*[:\-–,(][ \t]*|[ \t]+(?i:is|was|called|named|being)[ \t]+|[ \t]+)"
-        # anchored at the role word itself (determiners before it need not be matched)
-        after_role = rf"(?i:(?:{roles})(?:'s|’s)?(?:[ \t]+name|[ \t]+\(\w+\))?){glue}(?P<name>{NAME_SEQ})"
+        glue = (
+            r"(?P<glue>[ \t]*[:\-–,(][ \t]*|[ \t]+(?i:in[ \t]+(?:this|these|the)[ \t]+(?:action|proceedings|case|claim"
+            r"|appeal|application|matter)[ \t]+)?(?i:is|was|called|named|being)[ \t]+|[ \t]+)"
+        )
+        # anchored at the role word itself (determiners before it need not be matched); a possessive role only
+        # with "name" after it ("the mother's name is Jane"): "Father's Day" is not a name
+        after_role = (
+            rf"(?P<role>(?i:{roles}))(?i:['’]s[ \t]+name|[ \t]+name|[ \t]+\(\w+\))?{glue}(?P<name>{NAME_SEQ})"
+        )
+        # "X, the father of ..." only when a person follows "of" ("the father of lies" is a phrase)
+        of_person = (
+            r"[ \t]+(?i:of)[ \t]+(?:(?i:the[ \t]+)?(?i:child|children|boy|girl|baby|twins|subject|applicant"
+            r"|respondent|late)|(?i:her|his|their|my|our|both|two|three|four|five)\b|\p{Lu})"
+        )
         before_role = (
-            rf"(?<![\w])(?P<name>{NAME_SEQ})(?=[ \t]*(?:\(|,[ \t]*|[ \t]-[ \t])"
+            rf"(?<![\w])(?P<name>{NAME_SEQ})(?=[ \t]*(?:\(|,[ \t]*|[ \t]-[ \t]|[ \t](?i:is|was)[ \t]+)"
             rf"(?i:(?:aged[ \t]+\d+[,;]?[ \t]*)?(?:the[ \t]+|his[ \t]+|her[ \t]+|their[ \t]+)?"
             rf"(?:child's[ \t]+|children's[ \t]+|child’s[ \t]+|children’s[ \t]+)?(?:{roles}))"
-            r"(?=[ \t]*(?:[),;.:]|$|[ \t]+(?i:of|to|in|for)(?![\w]))))"
+            rf"(?=[ \t]*(?:[),;.:]|$)|[ \t]+(?i:to|in|for)(?![\w])|{of_person}))"
         )
         possessive = rf"(?<![\w])(?P<name>{NAME_SEQ})['’]s[ \t]+(?i:{roles})(?![\w])"
         self._trigger_words = {
             w: (ROLE,) for r in self.roles for w in re.split(r"[\s\-]+", r.lower()) if w and w not in ("the", "a")
         }
+        self._role_words = frozenset(w for w in self._trigger_words if w not in ("child", "young", "person"))
         return [
             Rule(ROLE, regex.compile(rf"(?<![\w]){after_role}"), anchored=True),
             Rule(ROLE, regex.compile(before_role), before=80, after=30),
             Rule(POSSESSIVE, regex.compile(possessive), before=70, after=40),
         ]
+
+    def accept(self, text: str, m: regex.Match[str]) -> bool:
+        if not super().accept(text, m) or self._first_word_common(m):
+            return False  # "Brother, Where Art Thou", "Brother International"
+        if any(w.strip(".,'’").lower() in self._role_words for w in m.group("name").split()):
+            return False  # "the Husband's father": a role, not a name
+        if org_chain(text[max(0, m.start("name") - 80) : m.start("name")]):
+            return False  # "Commissioners for Her Majesty's Revenue and Customs (Appellant)"
+        if professional_context(text, m.start("name"), m.end("name")):
+            return False  # "For the First Respondent: Richard Bailey of the ICO"
+        groups = m.groupdict()
+        if groups.get("role") is None:
+            return not heading_line(text, m.start("name"), m.end("name"))
+        glue = m.group("glue")
+        if not glue.strip() and m.group("role")[:1].isupper():
+            # "Mother Superior", "Parent Guarantee", "Father Christmas": a capitalised role straight before a
+            # capitalised word is a title or a product; a label has a colon or dash ("Mother: Jane Smith")
+            return False
+        if glue.strip() in ("", ",") and heading_line(text, m.start(), m.end("name")):
+            return False
+        return True

@@ -19,7 +19,9 @@ CASES: list[tuple[str, str, str | None]] = [
     # NHS numbers: mod-11 checksum, layouts, evasions
     ("NHS number 943 476 5919 on file", "UK_NHS", "943 476 5919"),
     ("Patient 943-476-5919 seen", "UK_NHS", "943-476-5919"),
-    ("ref 943.476.5919", "UK_NHS", "943.476.5919"),
+    ("NHS ref 943.476.5919", "UK_NHS", "943.476.5919"),
+    ("ref 943.476.5919", "UK_NHS", None),  # a checksum alone is not an NHS number (issue 11)
+    ("Fax: 713-853-0005", "UK_NHS", None),  # passes mod 11; a fax number
     ("NHS: 9 4 3 4 7 6 5 9 1 9", "UK_NHS", "9 4 3 4 7 6 5 9 1 9"),
     ("NHS no ９４３ ４７６ ５９１９", "UK_NHS", "９４３ ４７６ ５９１９"),
     ("NHS 943\u200b476\u200b5919", "UK_NHS", "943\u200b476\u200b5919"),

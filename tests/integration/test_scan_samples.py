@@ -84,3 +84,26 @@ def test_check_config_reports_file_key_problem(tmp_path) -> None:
     assert proc.returncode == 2
     assert f"{cfg / 'gateway.yaml'}: server.listen_port:" in proc.stderr
     assert "server.alowed_networks: unknown key" in proc.stderr
+
+
+def test_expectations_report_a_wrong_decision_or_rule(tmp_path) -> None:
+    """check_expectations names a sample whose expected decision or deciding rules differ from the verdict
+    (the check can fail: it compares with the decision's own deciding rules, not a filter of them)."""
+    import shutil
+
+    from gateway.config import load
+    from gateway.expectations import check_expectations
+
+    folder = tmp_path / "samples"
+    shutil.copytree(SAMPLES, folder)
+    data = yaml.safe_load((folder / "expectations.yaml").read_text())
+    fired = next(s for s in data["samples"] if s.get("rules"))
+    passed = next(s for s in data["samples"] if s["decision"] == "pass")
+    fired["rules"] = [*fired["rules"], "a-rule-that-did-not-fire"]
+    passed["decision"] = "quarantine"
+    data["samples"] = [fired, passed]
+    (folder / "expectations.yaml").write_text(yaml.safe_dump(data))
+    problems = check_expectations(load(REPO / "config"), folder)
+    assert len(problems) == 2
+    assert problems[0].startswith(f"{fired['file']}: expected") and "a-rule-that-did-not-fire" in problems[0]
+    assert problems[1].startswith(f"{passed['file']}: expected quarantine") and "got pass" in problems[1]

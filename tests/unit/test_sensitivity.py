@@ -13,8 +13,8 @@ from detectors.sensitivity import assess_sensitivity, distinct_case_numbers
 N, P, S = Sensitivity.NONE, Sensitivity.PERSONAL, Sensitivity.SPECIAL_CATEGORY
 
 
-def f(entity: str, start: int, detector: str = "x", location: str = "body", fp: str = "") -> Finding:
-    return Finding(entity, 0.9, location, start, start + 10, detector, "", fingerprint=fp)
+def f(entity: str, start: int, detector: str = "x", location: str = "body", fp: str = "", masked: str = "") -> Finding:
+    return Finding(entity, 0.9, location, start, start + 10, detector, masked, fingerprint=fp)
 
 
 RULES: list[tuple[str, list[Finding], Sensitivity]] = [
@@ -41,6 +41,10 @@ RULES: list[tuple[str, list[Finding], Sensitivity]] = [
     ("a name a paragraph away from a topic", [f("PERSON", 0), f("SPECIAL_CATEGORY", 200)], N),
     ("an identifier plus a special topic anywhere", [f("UK_NHS", 0), f("SPECIAL_CATEGORY", 5000)], S),
     ("a case number with a name (children's case data)", [f("UK_FAMILY_CASE_NUMBER", 0), f("PERSON", 900)], S),
+    ("another court's case number alone", [f("UK_COURT_CASE_NUMBER", 0)], P),
+    ("an appeal number with a name (not children's data)", [f("UK_COURT_CASE_NUMBER", 0), f("PERSON", 900)], P),
+    ("the age of an identified person", [f("AGE", 0)], P),
+    ("an age with a special topic", [f("AGE", 0), f("SPECIAL_CATEGORY", 40)], S),
 ]
 
 
@@ -51,7 +55,7 @@ def test_sensitivity_rule(why: str, findings: list[Finding], level: Sensitivity)
 
 
 ENTITIES = ["PERSON", "UK_NHS", "UK_POSTCODE", "UK_STREET_ADDRESS", "SPECIAL_CATEGORY", "UK_FAMILY_CASE_NUMBER",
-            "PHONE_NUMBER", "EMAIL_ADDRESS", "DATE_OF_BIRTH", "IBAN_CODE"]
+            "PHONE_NUMBER", "EMAIL_ADDRESS", "DATE_OF_BIRTH", "IBAN_CODE", "UK_COURT_CASE_NUMBER", "AGE"]
 
 
 @given(
@@ -75,6 +79,17 @@ def test_distinct_case_numbers_by_fingerprint() -> None:
     assert distinct_case_numbers(fs) == 2
 
 
+def test_distinct_case_numbers_one_matter_several_systems() -> None:
+    """IA 4.14: an appeal number, or the digital number of the same matter, is not a second family case."""
+    fm = redact("UK_FAMILY_CASE_NUMBER", "ZW24C50123")
+    digital = redact("UK_FAMILY_CASE_NUMBER", "1659-5436-7859-8849")
+    one_matter = [f("UK_FAMILY_CASE_NUMBER", 0, fp="a", masked=fm), f("UK_COURT_CASE_NUMBER", 30, fp="b"),
+                  f("UK_FAMILY_CASE_NUMBER", 60, fp="c", masked=digital)]
+    assert distinct_case_numbers(one_matter) == 1
+    two_matters = [*one_matter, f("UK_FAMILY_CASE_NUMBER", 90, fp="d", masked=fm)]
+    assert distinct_case_numbers(two_matters) == 2
+
+
 @pytest.mark.parametrize(
     ("entity", "text", "masked"),
     [
@@ -82,6 +97,9 @@ def test_distinct_case_numbers_by_fingerprint() -> None:
         ("UK_NHS", "９４３４７６５９１９", "NHS *** *** 5919"),
         ("PERSON", "Jane Smith", "J*** S****"),
         ("UK_FAMILY_CASE_NUMBER", "ZW24C50123", "ZW** *****23"),
+        ("UK_FAMILY_CASE_NUMBER", "1659-5436-7859-8849", "****-****-****-8849"),
+        ("UK_COURT_CASE_NUMBER", "B4/2021/1234", "B4/****/**34"),
+        ("AGE", "aged 7", "[age]"),
         ("UK_NINO", "AB 12 34 56 C", "** ** ** *6 C"),
         ("PHONE_NUMBER", "07911 123456", "***** ***456"),
         ("EMAIL_ADDRESS", "jane.doe@example.co.uk", "j***@example.co.uk"),

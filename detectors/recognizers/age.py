@@ -1,0 +1,169 @@
+"""``AGE``: the age of an identified person, as reports, judgments and case notes write it.
+
+``Amy, aged 7``, ``a 15-year-old boy``, ``the mother, now 34,``, ``she is 9 years of age``, ``Jo Bloggs, 24, of
+Elm Road``, ``Tom Smith (17)``, ``aged four months``, ``a woman aged 59 and a man aged 56``. An age is not a date
+of birth, but next to a name it is personal data (sensitivity counts it as a link to a name, like an address).
+
+An age is only taken when it is about a person: a person cue in the same sentence before it (a name, a pronoun,
+a family or party role: ``detectors.recognizers.anchors``), a person noun after ``N-year-old``, or the
+``Name, N,`` layout of news reports. Rules and populations are not ages of anyone: ``children aged 5 to 11``,
+``people aged 18 and over``, ``under the age of 18``, ``a 10-year-old server``, ``retire at 60``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import regex
+from presidio_analyzer import LocalRecognizer, RecognizerResult
+
+from detectors.presidio_adapter import NlpArtifacts
+from detectors.recognizers.anchors import PERSON_NOUNS, PersonCues
+from detectors.recognizers.patterns import NAME_SEQ
+from detectors.recognizers.text import result
+from gateway.config_errors import read_list_file
+
+_UNITS = "one|two|three|four|five|six|seven|eight|nine"
+_TEENS = "ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
+_TENS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
+# Atomic, so that a range ("15-17") cannot be read as a shorter number ("1") followed by something else.
+_NUMBER = (
+    rf"(?>(?:\d{{1,3}}(?:[ ]?½|\.5)?|(?:{_TENS})(?:[ \-](?:{_UNITS}))?|{_TEENS}|{_UNITS})(?![\w])"
+    r"(?:[ \t]+and[ \t]+a[ \t]+half)?)"
+)
+_UNIT = r"(?:years?|yrs?|months?|weeks?)"
+_S = r"[ \t]+"
+
+# Each rule: the age span is the group "age".
+_AGED = regex.compile(
+    rf"\baged{_S}(?:about{_S}|around{_S}|approximately{_S}|almost{_S}|nearly{_S}|just{_S}|only{_S})?"
+    rf"(?P<age>{_NUMBER}(?:{_S}{_UNIT})?(?:{_S}old)?(?:[ \t]*(?:and|&){_S}{_NUMBER}(?!{_S}(?:over|under|above)))?)"
+    rf"(?![ \t]*(?:-|–|to\b|or\b|and{_S}(?:over|under|above)|\+))",
+    regex.IGNORECASE,
+)
+_YEAR_OLD = regex.compile(
+    rf"(?P<age>\b{_NUMBER}(?:-|[ \t]+)(?:year|yr|month|week)(?:-|[ \t]+)old)(?![\-\w])",
+    regex.IGNORECASE,
+)
+_YEARS_OLD = regex.compile(
+    rf"(?P<age>\b{_NUMBER}{_S}(?:years?|yrs?|months?|weeks?|days?){_S}(?:old|of{_S}age))\b(?!s)",
+    regex.IGNORECASE,
+)
+_NOW = regex.compile(
+    rf"\bnow{_S}(?:aged{_S})?(?P<age>{_NUMBER})(?=[ \t]*(?:[,;)]|\.(?!\d)|and\b|$))",
+    regex.IGNORECASE | regex.MULTILINE,
+)
+_AT_AGE = regex.compile(
+    rf"(?:\bat{_S}the{_S}age{_S}of|\bage[ \t]*:)[ \t]*(?P<age>{_NUMBER})\b(?![ \t]*(?:-|–|to\b|\+|days?|hours?))",
+    regex.IGNORECASE,
+)
+# "Jo Bloggs, 24, of Elm Road" / "Tom Smith (17)": capitals matter.
+_NAME_AGE = regex.compile(
+    rf"(?P<name>{NAME_SEQ})(?:,[ \t]+(?P<age>\d{{1,3}})(?:,[ \t]|[ \t]+(?=(?:of|from|who|and|was|is|were|has|had"
+    rf"|appeared|admitted|denied|pleaded|died|lives|lived)\b))|[ \t]+\((?P<age2>\d{{1,3}})\)(?![ \t]*\())"
+)
+# Nouns after "N-year-old" that make it a person; and words that show it is used as a noun itself.
+_AFTER_YEAR_OLD = regex.compile(
+    r"[ \t\-]*(?:[A-Z][a-z]+[ \t]+)?(?P<next>[\w']+|[,.;:)])",
+)
+_NOMINAL_FOLLOWERS = frozenset({
+    "was", "is", "had", "has", "who", "whose", "from", "of", "in", "at", "with", "and", "appeared", "died",
+    "suffered", "said", "told", "admitted", "denied", "pleaded", "lives", "lived", ",", ".", ";", ":", ")",
+})
+_PERSON_AFTER = PERSON_NOUNS | frozenset({"student", "schoolboy", "schoolgirl", "female", "male", "british",
+                                          "english", "local"})
+# Populations and thresholds just before an age ("children aged 5", "under 18 years of age"), unless a
+# determiner makes the plural particular people ("the children aged 5 and 7").
+_GENERIC_BEFORE = regex.compile(
+    r"(?<!\b(?:the|both|their|his|her|my|our|two|three|four)[ \t])"
+    r"\b(?:children|people|pupils|students|adults|those|persons|individuals|men|women|boys|girls|residents|"
+    r"patients|users|employees|staff|anyone|everyone|participants|applicants|members|customers|under|over|"
+    r"above|below|least|than|between|from|until|before|after|to|and|or|retire|retirement|minimum|maximum|"
+    r"limit|threshold)\W*$",
+    regex.IGNORECASE,
+)
+_CUE_WINDOW = 160
+
+
+class AgeRecognizer(LocalRecognizer):
+    """``AGE`` of a named or identified person (see the module docstring)."""
+
+    name: str
+
+    def __init__(
+        self,
+        supported_language: str = "en",
+        supported_entity: str = "AGE",
+        score: float = 0.75,
+        common_words_file: str | None = None,
+        organisation_words_file: str | None = None,
+        places_file: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.score = score
+        words: set[str] = set()
+        for f in (common_words_file, organisation_words_file, places_file):
+            if f:
+                words.update(read_list_file(Path(f)))
+        self.not_names = frozenset(words)
+        self.cues = PersonCues(self.not_names)
+        super().__init__(
+            supported_entities=[supported_entity],
+            supported_language=supported_language,
+            name=name or type(self).__name__,
+        )
+
+    def load(self) -> None:
+        """Lists are read in the constructor, where their paths are known."""
+
+    def _cue_before(self, text: str, start: int, end: int) -> bool:
+        s, _e = self.cues.sentence(text, start, end)
+        return self.cues.cue_in(text, max(s, start - _CUE_WINDOW), start, initials=True)
+
+    def _cue_in_sentence(self, text: str, start: int, end: int) -> bool:
+        """``aged N`` is about whoever the sentence is about: ``In 2016, aged 15, he attended ...``."""
+        s, e = self.cues.sentence(text, start, end)
+        return self.cues.cue_in(text, s, e, skip=(start, end), initials=True)
+
+    def _generic_before(self, text: str, start: int) -> bool:
+        return bool(_GENERIC_BEFORE.search(text, max(0, start - 30), start))
+
+    def _year_old_is_person(self, text: str, m: regex.Match[str]) -> bool:
+        nxt = _AFTER_YEAR_OLD.match(text, m.end())
+        if nxt is None:
+            return True  # at the end of the text: "... was a 15-year-old"
+        word = nxt.group("next").lower()
+        return word in _PERSON_AFTER or word in _NOMINAL_FOLLOWERS
+
+    def _name_ok(self, name: str) -> bool:
+        """The words before ``, 24,`` end in a name: leading common words ("Yesterday Jo Bloggs") are dropped,
+        what is left must hold none."""
+        words = [w.strip(".'’").lower() for w in name.split()]
+        while words and words[0] in self.not_names:
+            words.pop(0)
+        return bool(words) and not any(w in self.not_names for w in words)
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        spans: list[tuple[int, int]] = []
+        for m in _AGED.finditer(text):
+            if not self._generic_before(text, m.start()) and self._cue_in_sentence(text, m.start(), m.end()):
+                spans.append(m.span("age"))
+        for m in _YEAR_OLD.finditer(text):
+            if self._year_old_is_person(text, m):
+                spans.append(m.span("age"))
+        for rx in (_YEARS_OLD, _NOW, _AT_AGE):
+            for m in rx.finditer(text):
+                if not self._generic_before(text, m.start()) and self._cue_before(text, m.start(), m.end()):
+                    spans.append(m.span("age"))
+        for m in _NAME_AGE.finditer(text):
+            group = "age" if m.group("age") else "age2"
+            if int(m.group(group)) <= 120 and self._name_ok(m.group("name")):
+                spans.append(m.span(group))
+        results: list[RecognizerResult] = []
+        for s, e in sorted(set(spans), key=lambda se: (se[0], -se[1])):
+            if results and s < results[-1].end:
+                continue
+            results.append(result(self, s, e, self.score, "age of a person"))
+        return results

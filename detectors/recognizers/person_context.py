@@ -1,0 +1,180 @@
+"""Whether a PERSON span names a private person: the context rules shared by NER post-processing and the
+name recognizers.
+
+A capitalised run of words is a personal name only in the right place. Not a private person's name:
+
+* someone acting in a professional role: a judge's or counsel's post-nominal after it (``Cobb J``,
+  ``Mr Smith QC``), a judicial title before it (``Master Cook``, ``Lord Reed``), a counsel or representative
+  line around it (``(instructed by ...)``, ``appeared on behalf of``, ``For the Respondent:``), a judges' list
+  under a ``Before:`` heading;
+* an organisation: an organisation word after it (``Smith Jones Solicitors``, ``Khan Reed LLP``, ``North America
+  Corp``), a school word in it (``Lincoln Elementary``), the tail of a title-case name with "of"/"for" in it
+  (``Commissioners for Her Majesty's Revenue and Customs``);
+* a heading: a title-case heading line, or a capitals word before a title-case word (``LEEDS Judgment``);
+* a word of another kind: a sentence adverb (``Tragically,``), a nationality or other word after a determiner
+  (``the French``, ``the Germans``, ``a Brother``), a demonym shape (``Japanese``, ``Italians``), a role word
+  (``the Claimant``, ``the Husband``), a word in a font or style specification;
+* a party in the citation of another case (``Ficcara v James [2005] ...``).
+
+All checks are local (the span, its line and a few words around it) and compiled once.
+"""
+
+from __future__ import annotations
+
+import regex
+
+from detectors.recognizers.business import ORG_AFTER, ORG_NAME
+
+# Post-nominals of counsel and judges: "Mr Smith QC", "Cobb J", "Sir Julian Flaux C", "Moylan LJ".
+POST_NOMINAL = r"(?-i:QC|KC|SC|JSC|SCJ|LJ|LJJ|JJ|MR|LCJ|VC|V-C|PFD|PQBD|J|C|P)(?![\w\-])"
+_PROFESSIONAL_AFTER = regex.compile(
+    rf"[ \t]*(?:,[ \t]*)?(?:\((?:instructed|of[ \t]+counsel|counsel)|{POST_NOMINAL})"
+    r"|[ \t]+(?:of[ \t]+counsel|instructed[ \t]+by|sitting[ \t]+as|appeared|appearing)",
+    regex.IGNORECASE,
+)
+# A line that lists people in a professional role: counsel, solicitors, representatives.
+_PROFESSIONAL_LINE = regex.compile(
+    r"(?<![\w])(?:instructed[ \t]+by|of[ \t]+counsel|counsel[ \t]+for|solicitors?[ \t]+for"
+    r"|appeared[ \t]+(?:on[ \t]+behalf|for)|appearing[ \t]+(?:on[ \t]+behalf|for)|on[ \t]+behalf[ \t]+of[ \t]+the"
+    r"|sitting[ \t]+as"
+    r"|(?:^|[\n(])[ \t]*for[ \t]+the[ \t]+(?:first[ \t]+|second[ \t]+|third[ \t]+)?(?:appellant|respondent|claimant"
+    r"|defendant|applicant|crown|intervener|petitioner|prosecution|secretary[ \t]+of[ \t]+state)s?)",
+    regex.IGNORECASE,
+)
+_BEFORE_HEADING = regex.compile(r"^[ \t]*(?i:before)[ \t]*:?[ \t]*$")
+_BETWEEN_HEADING = regex.compile(r"^[ \t]*(?i:between|and|-[ \t]*and[ \t]*-|re|in[ \t]+the[ \t]+matter)\b")
+
+
+def professional_context(text: str, start: int, end: int) -> bool:
+    """The name at ``text[start:end]`` is of someone acting in a professional role, not a private person:
+    a judge's or counsel's post-nominal after it, a counsel or representative line around it ("(instructed
+    by ...)", "appeared on behalf of", "For the Respondent:"), or a judges' list under a "Before:" heading."""
+    if _PROFESSIONAL_AFTER.match(text, end):
+        return True
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line = text[line_start : len(text) if line_end < 0 else line_end]
+    if _PROFESSIONAL_LINE.search(line):
+        return True
+    pos, seen = line_start - 1, 0
+    while pos > 0 and seen < 8:  # the lines above, up to a "Before:" heading or a parties heading
+        s = text.rfind("\n", 0, pos) + 1
+        above = text[s:pos]
+        pos = s - 1
+        if not above.strip():
+            continue
+        seen += 1
+        if _BEFORE_HEADING.match(above):
+            return True
+        if _BETWEEN_HEADING.match(above) or len(above.strip()) > 60:
+            return False
+    return False
+
+
+JUDICIAL_WORDS = frozenset({"justice", "judge", "recorder", "registrar", "master", "deputy", "district",
+                             "circuit", "chief", "costs", "senior", "president", "chancellor", "coroner"})
+# After a "Re:" name: "(A Child)", "(DOB 8 May 2016)", "(aged 7)", "(No 2)", ", born ...": a case heading.
+CASE_HEADING_SUFFIX = regex.compile(
+    r"[ \t]*(?:\([^)\n]{1,40}\)|[,\-–][ \t]*(?i:born|dob|d\.o\.b|date[ \t]+of[ \t]+birth|aged)\b)"
+)
+_WORDS_RE = regex.compile(r"[\p{L}'’\-]+")
+_FUNCTION_WORDS = frozenset({"a", "an", "the", "of", "and", "or", "for", "to", "in", "on", "at", "by", "with",
+                             "from", "&", "de", "van", "von", "la", "le"})
+
+
+# The name is the tail of a longer title-case name with "of"/"for"/"'s" in it: an institution, not a person.
+_ORG_CHAIN_BEFORE = regex.compile(
+    r"\p{Lu}[\p{L}\-]*(?:['’]s)?[ \t]+(?:(?:of|for|the|and|&|\p{Lu}[\p{L}\-]*(?:['’]s)?)[ \t]+)*"
+    r"(?:and|&|of|for)[ \t]+$"
+)
+
+
+def org_chain(before: str) -> bool:
+    """Whether ``before`` ends in a title-case chain joined by "and"/"of"/"for" that holds "of", "for" or "'s"."""
+    m = _ORG_CHAIN_BEFORE.search(before)
+    if m is None:
+        return False
+    chain = m.group()
+    return bool(regex.search(r"(?<![\w])(?:of|for)(?![\w])|['’]s(?![\w])", chain))
+
+
+def heading_line(text: str, start: int, end: int) -> bool:
+    """The line around ``text[start:end]`` is a title-case heading (``Mother Superior Gift Sets``), not prose:
+    four or more words, every content word capitalised, no sentence punctuation. A case title (parties in
+    brackets, "v") is not a heading: its names are the parties'."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line = text[line_start : len(text) if line_end < 0 else line_end].strip()
+    if any(c in line for c in ":(|") or line.endswith((".", ",", ";")) or regex.search(r"[ \t]v\.?[ \t]", line):
+        return False
+    words = [w for w in _WORDS_RE.findall(line) if w.lower() not in _FUNCTION_WORDS]
+    return len(words) >= 4 and all(w[:1].isupper() for w in words)
+
+
+
+_DETERMINER_BEFORE = regex.compile(
+    r"(?<![\w])(?i:the|a|an|this|that|these|those|our|your|their|its|every|each|any|some|no)[ \t]+$"
+)
+_ADVERB = regex.compile(
+    r"(?i:ally|ully|ously|ively|ately|edly|ingly|antly|ently|ibly|ably|ssly|ctly|rly|dly|tly|sly|nly)$"
+)
+_DEMONYM = regex.compile(r"\w{3,}(?:ese|ish|ians|eans|ans)")
+_SCHOOL = regex.compile(
+    r"(?<![\w])(?-i:Elementary|Primary|Secondary|Grammar|Comprehensive|Montessori|Kindergarten|Preschool"
+    r"|Infants|High[ \t]+School|Middle[ \t]+School|Sixth[ \t]+Form)(?![\w])"
+)
+_STYLE_LINE = regex.compile(
+    r"(?i:font-(?:family|face|size)|font[ \t]*:|typeface|face=|style=|mso-|\{[^}\n]*:[^}\n]*\}|\b\d{1,2}(?:pt|px)\b)"
+)
+_FONT_AFTER = regex.compile(r"[^\n.;]{0,25}?(?<![\w])(?i:font|fonts|typeface|typefaces)(?![\w])")
+_CITATION_AFTER = regex.compile(
+    r"[ \t]+v\.?[ \t]+[^\n]{0,80}?[\[(]\d{4}[\])]|[ \t]*[\[(]\d{4}[\])][ \t]*\d*[ \t]*\p{Lu}"
+)
+_CITATION_BEFORE = regex.compile(r"[ \t]v\.?[ \t]+$")
+_CAPS_THEN_TITLE = regex.compile(r"(?<![\w])\p{Lu}{2,}[ \t]+\p{Lu}\p{Ll}")
+_JUDICIAL_TITLE_BEFORE = regex.compile(
+    r"(?<![\w])(?:(?:Deputy|Chief|Senior|Costs|Taxing)[ \t]+)?(?:Master|Lord|Lady|Justice|Judge|HHJ|DJ|DDJ"
+    r"|Recorder|Registrar|Baroness|Baron|Viscount|Earl)\.?[ \t]+$"
+)
+
+
+def person_span_problem(text: str, start: int, end: int, roles: frozenset[str] = frozenset()) -> str:
+    """Why ``text[start:end]``, a PERSON span (NER's, after trimming), is not a private person's name; ""
+    when nothing says so. ``roles`` are family and party role words (lower case)."""
+    span = text[start:end]
+    words = span.split()
+    single = len(words) == 1
+    before = text[max(0, start - 40) : start]
+    if single:
+        w = words[0].strip(".,'’")
+        if w.lower() in roles:
+            return "role word"
+        if _DETERMINER_BEFORE.search(before):
+            return "after a determiner"
+        if _ADVERB.search(w) and len(w) >= 5 and text[end : end + 1] in (",", ""):
+            return "sentence adverb"
+        if _DEMONYM.fullmatch(w) and not w[:1].islower():
+            return "demonym"
+        if _JUDICIAL_TITLE_BEFORE.search(before):
+            return "judicial title"
+    if _CAPS_THEN_TITLE.search(span):
+        return "capitals word before a title-case word (heading)"
+    if ORG_AFTER.match(text, end) or any(ORG_NAME.fullmatch(w.strip(".,")) for w in words):
+        return "organisation"
+    if _SCHOOL.search(span) or _SCHOOL.match(text, end + 1):
+        return "school"
+    if org_chain(before):
+        return "tail of an organisation's name"
+    if professional_context(text, start, end):
+        return "professional role"
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line = text[line_start : len(text) if line_end < 0 else line_end]
+    if heading_line(text, start, end):
+        return "heading line"
+    if _STYLE_LINE.search(line) or _FONT_AFTER.match(text, end):
+        return "font or style"
+    if _CITATION_AFTER.match(text, end) or (_CITATION_BEFORE.search(before) and regex.match(
+            r"[^\n]{0,40}?[\[(]\d{4}[\])]", text[end : end + 60])):
+        return "case citation"
+    return ""
