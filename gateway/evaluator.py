@@ -8,18 +8,20 @@ worker processes and calls only ``decide`` here; the CLI paths call ``evaluate``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from cryptography import x509
 
 from gateway.actions.encrypt import CertificateDirectory
 from gateway.config import Config
 from gateway.facts import ScanResult
-from gateway.mime.parse import parse_message
+from gateway.mime.parse import header_addresses, parse_message
 from gateway.policy.config import PolicyConfig
 from gateway.policy.engine import decide, resolve_smime
 from gateway.policy.model import Decision
-from gateway.scan import Scanner, header_addresses
+
+if TYPE_CHECKING:
+    from gateway.scan import Scanner
 
 
 def load_certificates(policy: PolicyConfig) -> CertificateDirectory | None:
@@ -54,6 +56,9 @@ class Evaluator:
     @property
     def scanner(self) -> Scanner:
         if self._scanner is None:
+            # Imported here so the gateway process, which scans in workers, never loads Presidio and spaCy.
+            from gateway.scan import Scanner
+
             self._scanner = Scanner.from_config(self._cfg)
         return self._scanner
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.utils import getaddresses, parseaddr
+from email.utils import parseaddr
 
 from detectors.content import ContentDetector, DetectionContext
 from detectors.encryption import EncryptionRules, encryption_state
@@ -30,7 +30,7 @@ from gateway.config import Config
 from gateway.facts import ScanResult
 from gateway.mime.extract import extract
 from gateway.mime.model import Extraction, Unscannable
-from gateway.mime.parse import parse_message
+from gateway.mime.parse import header_addresses, parse_message
 from gateway.policy.config import PolicyConfig
 
 
@@ -56,18 +56,6 @@ def _sender_name(msg: EmailMessage) -> str:
         return parseaddr(str(msg.get("From", "")))[0]
     except Exception:
         return ""
-
-
-def header_addresses(msg: EmailMessage, *names: str) -> list[str]:
-    """Addresses in the named header fields; a field too malformed to read yields none."""
-    values: list[str] = []
-    for name in names:
-        for v in msg.get_all(name, []) or []:
-            try:
-                values.append(str(v))
-            except Exception:  # noqa: S112 - skip the unreadable field, keep the rest
-                continue
-    return [addr for _, addr in getaddresses(values) if "@" in addr]
 
 
 def content_detector(cfg: Config) -> ContentDetector:

@@ -13,6 +13,7 @@ import re
 from email import errors, policy
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser, BytesParser
+from email.utils import getaddresses
 
 from gateway.mime.charset import decode_bytes, fix_surrogates
 
@@ -277,3 +278,15 @@ def recover_multipart(part: Message) -> EmailMessage | None:
     if not isinstance(rebuilt, EmailMessage) or not isinstance(rebuilt.get_payload(), list):
         return None
     return rebuilt
+
+
+def header_addresses(msg: EmailMessage, *names: str) -> list[str]:
+    """Addresses in the named header fields; a field too malformed to read yields none."""
+    values: list[str] = []
+    for name in names:
+        for v in msg.get_all(name, []) or []:
+            try:
+                values.append(str(v))
+            except Exception:  # noqa: S112 - skip the unreadable field, keep the rest
+                continue
+    return [addr for _, addr in getaddresses(values) if "@" in addr]
