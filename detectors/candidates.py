@@ -2,7 +2,8 @@
 
 Per chunk: results under their entity's threshold or of entities never reported; the correspondents' own details
 (inside greetings, signatures and quoted headers, the envelope sender's address and name, names that also appear
-in those zones); business addresses; allow-listed values. Then overlapping claims are resolved.
+in those zones); business addresses, and an address repeated from a signature or an organisation's address
+elsewhere in the message (a reply quoting it); allow-listed values. Then overlapping claims are resolved.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from detectors.names import TITLES, NameRules, words
 from detectors.overlaps import resolve_overlaps
 from detectors.recognizers.layout import Zone
 from detectors.settings import DetectorsSettings
-from detectors.venues import business_addresses
+from detectors.venues import address_key, business_addresses, furniture_address_keys
 
 _SUPPRESSED_IN: dict[str, frozenset[str]] = {
     "signature": frozenset({"PERSON", "PHONE_NUMBER", "EMAIL_ADDRESS", "UK_POSTCODE", "UK_STREET_ADDRESS",
@@ -52,8 +53,8 @@ class CandidateFilter:
         default_threshold = thresholds.get("default", 0.5)
         organisation_words = self.names.organisation_words
         out: list[Candidate] = []
+        raws: list[list[Candidate]] = []
         for ci, w in enumerate(works):
-            text = w.norm.text
             raw: list[Candidate] = []
             for b in w.blocks:
                 sources = list(b.analysis.patterns)
@@ -61,6 +62,11 @@ class CandidateFilter:
                     sources.extend(b.analysis.ner)
                 raw.extend(Candidate(ci, r.entity, b.start + r.start, b.start + r.end, r.score, r.detector,
                                      r.topic) for r in sources)
+            raws.append(raw)
+        furniture = furniture_address_keys(works, raws, in_zone)
+        for ci, w in enumerate(works):
+            text = w.norm.text
+            raw = raws[ci]
             correspondents = self.names.correspondent_words(text, w.zones, raw)
             business = business_addresses(text, raw, organisation_words)
             zone_starts = [z.start for z in w.zones]
@@ -70,6 +76,8 @@ class CandidateFilter:
                     continue
                 if in_zone(c, w.zones, zone_starts) or (c.start, c.end) in business:
                     continue
+                if c.entity == "UK_STREET_ADDRESS" and furniture and address_key(text[c.start : c.end]) in furniture:
+                    continue  # the same address as a signature's or an organisation's elsewhere in the message
                 value = text[c.start : c.end]
                 if self.allow.allows(c.entity, value):
                     continue

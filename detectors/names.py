@@ -2,10 +2,12 @@
 
 NER's PERSON spans are cut down to the name inside them (punctuation, common words and titles off the ends) and
 kept only when they look like a name: capitalised words or particles (``van``, ``de``, ``bin``), no digits, no
-organisation word, not a known place. Name-shaped ORG spans become low-score PERSON candidates (spaCy often tags
-unfamiliar names as organisations). The correspondents (the envelope sender, and the people in greetings,
-signatures and quoted headers of the same text) are never third parties, so their name words are collected
-here too.
+organisation word, not a known place, and nothing around them saying they are not a private person's name
+(``detectors.recognizers.person_context``: judges and counsel, organisations and schools, headings, sentence
+adverbs, demonyms, role words, fonts, citations). Name-shaped ORG spans become low-score PERSON candidates
+(spaCy often tags unfamiliar names as organisations). The correspondents (the envelope sender, and the people
+in greetings, signatures and quoted headers of the same text) are never third parties, so their name words are
+collected here too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from bisect import bisect_left
 from detectors.blocks import Candidate, Raw
 from detectors.overlaps import NEVER_CONFLICT
 from detectors.recognizers.layout import Zone
+from detectors.recognizers.person import DEFAULT_ROLES
+from detectors.recognizers.person_context import person_span_problem
 
 TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "lady", "lord", "master"})
 _PARTICLES = frozenset({"van", "von", "de", "der", "den", "da", "di", "del", "du", "la", "le", "bin", "binti",
@@ -24,6 +28,9 @@ _HEADER_NAMES = re.compile(r"^[ \t]*(?:From|To|Cc|Bcc|Reply-To)[ \t]*:[ \t]*(.+)
 WORDS = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 # A run of words inside an NER span, cut at punctuation that never sits inside a name (hyphens and
 # apostrophes inside words are fine: Smith-Jones, O'Brien).
+# Family and party role words: "the Claimant", "the Husband" are not names however NER reads them.
+ROLE_WORDS = frozenset(w for r in DEFAULT_ROLES for w in re.split(r"[\s\-]+", r.lower()) if len(w) > 2) - {
+    "the", "young", "person", "special", "new", "former", "first", "second"}
 _NAME_PIECE = re.compile(r"[^\s,;:()\[\]{}|/\\\"<>!?]+(?:[ \t]+(?![-–][ \t])[^\s,;:()\[\]{}|/\\\"<>!?]+)*")
 
 
@@ -70,6 +77,8 @@ class NameRules:
             start, end = span
             if any(s < end and start < e for s, e in taken):
                 continue
+            if person_span_problem(text, start, end, ROLE_WORDS, self.common_words):
+                continue  # a judge, counsel, an organisation, a heading, an adverb... (person_context)
             ws = text[start:end].split()
             if r.entity == "ORGANIZATION":
                 if len(ws) < 2:

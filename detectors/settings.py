@@ -226,8 +226,8 @@ class DetectorsSettings(FrozenModel):
     report_entities: list[str] = Field(
         default_factory=lambda: [
             "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "UK_NHS", "UK_NINO", "UK_POSTCODE", "UK_PASSPORT",
-            "UK_DRIVING_LICENCE", "CREDIT_CARD", "IBAN_CODE", "UK_FAMILY_CASE_NUMBER", "DATE_OF_BIRTH",
-            "UK_BANK_ACCOUNT", "UK_STREET_ADDRESS", "SPECIAL_CATEGORY", "PROTECTIVE_MARKING",
+            "UK_DRIVING_LICENCE", "CREDIT_CARD", "IBAN_CODE", "UK_FAMILY_CASE_NUMBER", "UK_COURT_CASE_NUMBER",
+            "DATE_OF_BIRTH", "AGE", "UK_BANK_ACCOUNT", "UK_STREET_ADDRESS", "SPECIAL_CATEGORY", "PROTECTIVE_MARKING",
         ],
         description="Entities reported; all others are dropped.",
     )
@@ -266,8 +266,13 @@ class DetectorsSettings(FrozenModel):
 
 
 def load_detectors_settings(path: Path) -> DetectorsSettings:
-    """Validate the file's structure and that every file it names exists (relative to its folder)."""
-    settings = model_from_data(path, read_yaml(path), DetectorsSettings)
+    """Validate the file's structure and that every file it names exists (relative to its folder). An empty file
+    (a truncated copy) is refused as such: without it no content is detected, so nothing would ever be held."""
+    data = read_yaml(path)
+    if not data:
+        raise ConfigError.one(path, "", "the file is empty: no recognizers, so no content would be detected "
+                              "(restore it from the packaged config/detectors.yaml)")
+    settings = model_from_data(path, data, DetectorsSettings)
     problems = []
     for key, rel in settings.list_files():
         p = Path(rel)

@@ -2,15 +2,20 @@
 someone's home, so it is not personal data; one introduced as where someone lives always is.
 
 The clause before the address decides: back to a sentence end, a blank line or a label, at most 120 characters.
+An address that the message also shows as an organisation's (tagged so by the address recognizer) or inside a
+signature is business furniture wherever it recurs: a reply quotes it, a letterhead repeats it.
 """
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Sequence
 
-from detectors.blocks import Candidate
+from detectors.blocks import Candidate, ChunkWork
 from detectors.names import words
+from detectors.recognizers.address import BUSINESS_TAG
+from detectors.recognizers.layout import Zone
 
 _HOME_CUE = re.compile(
     r"\b(?:lives?|living|lived|resides?|residing|home|moved|moving|stays?|staying|tenancy|her\s+address|"
@@ -56,3 +61,26 @@ def business_addresses(
         ):
             out.add((c.start, c.end))
     return out
+
+
+def address_key(value: str) -> str:
+    """The house number and street of an address, for "is this the same address": lower case, first line only."""
+    first = re.split(r"[,\n]", value, maxsplit=1)[0]
+    return " ".join(first.lower().split())
+
+
+def furniture_address_keys(
+    works: Sequence[ChunkWork],
+    raws: Sequence[Sequence[Candidate]],
+    in_zone: Callable[[Candidate, list[Zone], list[int]], bool],
+) -> set[str]:
+    """Keys of the addresses the message shows as an organisation's or inside a signature."""
+    keys: set[str] = set()
+    for w, raw in zip(works, raws, strict=True):
+        zone_starts = [z.start for z in w.zones]
+        for c in raw:
+            if c.entity != "UK_STREET_ADDRESS":
+                continue
+            if c.detector.endswith(BUSINESS_TAG) or in_zone(c, w.zones, zone_starts):
+                keys.add(address_key(w.norm.text[c.start : c.end]))
+    return keys

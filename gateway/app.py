@@ -18,6 +18,7 @@ from gateway.config import Config, load
 from gateway.config_errors import ConfigError
 from gateway.metrics import MetricsServer, Probes
 from gateway.pipeline import Outcome, Pipeline
+from gateway.policy.config import policy_warnings
 from gateway.runtime import Runtime
 from gateway.smtp.auth import UserDatabase
 from gateway.smtp.handler import GatewayHandler, GatewaySMTP
@@ -43,6 +44,8 @@ def apply_overrides(cfg: Config, *, listen: str | None = None, upstream: str | N
         data["server"]["listen_host"] = host.strip("[]") or "127.0.0.1"
         data["server"]["listen_port"] = int(port)
     if upstream:
+        if upstream.startswith("maildir:"):  # typed by the operator: relative to where they typed it
+            upstream = f"maildir:{os.path.abspath(os.path.expanduser(upstream[len('maildir:'):]))}"
         data["upstream"]["url"] = upstream
     from gateway.config_errors import model_from_data
 
@@ -84,7 +87,7 @@ class App:
     async def start(self) -> None:
         gw = self.cfg.gateway
         self.upstream = make_upstream(
-            gw.upstream.url,
+            self.cfg.upstream_url(gw.upstream.url),
             local_hostname=gw.upstream.helo_name or gw.server.hostname,
             timeout=gw.upstream.timeout,
             verify=gw.upstream.tls_verify,
@@ -189,13 +192,20 @@ class App:
             self.on_outcome(out)
 
     async def reload(self) -> bool:
-        """Re-read policy, detectors and lists; a bad file keeps the running configuration."""
+        """Re-read policy, detectors and lists. Any problem (a bad, empty or half-written file, or an error while
+        reading it) keeps the running configuration: a reload must never leave the gateway with less policy
+        than it had."""
         try:
             fresh = await asyncio.to_thread(load, self.cfg.directory)
         except ConfigError as exc:
             for problem in exc.problems:
                 log.error("reload_failed", file=problem.file, key=problem.key, problem=problem.expected)
             return False
+        except Exception as exc:
+            log.error("reload_failed", error=exc.__class__.__name__)
+            return False
+        for warning in policy_warnings(fresh.policy):
+            log.warning("policy_warning", problem=warning)
         cfg = Config(
             directory=self.cfg.directory, gateway=self.cfg.gateway, policy=fresh.policy, detectors=fresh.detectors
         )

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
@@ -73,6 +74,12 @@ class ServerSettings(FrozenModel):
     max_message_size: int = Field(50 * 1024 * 1024, ge=1024, description="SIZE limit in bytes.")
     max_recipients: int = Field(500, ge=1, description="Most RCPT TO per transaction (452 4.5.3 after).")
     max_connections: int = Field(200, ge=1, description="Concurrent client connections (421 4.7.0 after).")
+    max_connections_per_client: int = Field(
+        20,
+        ge=1,
+        description="Concurrent connections one client address outside allowed_networks may hold before it has "
+        "authenticated (421 4.7.0 after), so one host cannot take every slot; allowed_networks are exempt.",
+    )
     idle_timeout: float = Field(300.0, gt=0, description="Seconds a client may stay silent between commands.")
     transaction_timeout: float = Field(
         600.0, gt=0, description="Seconds one connection may take from MAIL FROM to the end of DATA."
@@ -95,7 +102,7 @@ class ServerSettings(FrozenModel):
 class UpstreamSettings(FrozenModel):
     url: UpstreamUrl = Field(
         "maildir:var/maildir",
-        description="Where accepted mail goes; a relative maildir path is relative to the working directory.",
+        description="Where accepted mail goes; a relative maildir path starts where a relative state_dir does.",
     )
     timeout: float = Field(60.0, gt=0, description="Seconds to wait for any upstream reply.")
     helo_name: str | None = Field(None, description="Name used in EHLO to the upstream (default: server.hostname).")
@@ -142,6 +149,26 @@ class MetricsSettings(FrozenModel):
     )
 
 
+class HeaderSettings(FrozenModel):
+    full_headers: Literal["internal_only", "always"] = Field(
+        "internal_only",
+        description="When relayed mail carries X-DLP-Decision, -Rules, -Sensitivity, -Entities and -Monitor: "
+        "`internal_only` (default) only when every recipient is internal (one copy reaches every recipient, and "
+        "these fields tell an outsider what was detected); `always` for deployments whose next hop strips them.",
+    )
+    tag_header: str = Field(
+        "X-DLP-Tag",
+        pattern=r"^X-DLP-[A-Za-z0-9-]{1,40}$",
+        description="The one field the `tag` action adds to mail for any recipient, for the next hop to act on and "
+        "strip (docs/deploy.md). An X-DLP-* name, so a copy sent by a client is removed before we add ours.",
+    )
+    tag_value: str = Field(
+        "1",
+        pattern=r"^[!-~]{1,64}$",
+        description="Value of tag_header: an opaque token (printable ASCII, no spaces) the next hop matches.",
+    )
+
+
 class FilesSettings(FrozenModel):
     policy: str = Field("policy.yaml", description="Policy file, relative to the config folder.")
     detectors: str = Field("detectors.yaml", description="Detector file, relative to the config folder.")
@@ -152,7 +179,10 @@ class GatewaySettings(FrozenModel):
         default_factory=lambda: os.uname().nodename, description="This node's name in incidents and logs."
     )
     state_dir: Path = Field(
-        Path("var"), description="Folder for the SQLite database; relative to the working directory."
+        Path("var"),
+        description="Folder for the SQLite database, the incident spool and the pid file. A relative path is "
+        "relative to the parent of the config folder (a checkout keeps `var/` beside `config/`); for the defaults "
+        "packaged in the wheel, to /var/lib/dlpgate as root and $XDG_STATE_HOME/dlpgate otherwise.",
     )
     server: ServerSettings = Field(default_factory=ServerSettings, description="The SMTP listener.")
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings, description="The next hop.")
@@ -166,6 +196,9 @@ class GatewaySettings(FrozenModel):
         default_factory=NotificationSettings, description="Messages to senders."
     )
     metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="HTTP metrics and health.")
+    headers: HeaderSettings = Field(
+        default_factory=HeaderSettings, description="X-DLP-* fields on relayed mail (what may leave)."
+    )
     files: FilesSettings = Field(default_factory=FilesSettings, description="Other config files.")
 
 
@@ -184,17 +217,59 @@ class Config:
         return p if p.is_absolute() else (self.directory / p)
 
     @property
+    def packaged(self) -> bool:
+        """True for the defaults packaged in the wheel, whose folder is no place for state (site-packages)."""
+        return self.directory.resolve() == WHEEL_CONFIG_DIR.resolve()
+
+    @property
+    def state_base(self) -> Path:
+        """Where relative state paths start. Never the working directory: every command (``serve``, ``quarantine
+        list`` run from elsewhere, ``reload``) must find the same database, or a read-only command would look
+        at, or create, another one."""
+        return packaged_state_home() if self.packaged else self.directory.parent
+
+    @property
     def state_dir(self) -> Path:
-        """State (database, local Maildir) is relative to the working directory, so packaged defaults work."""
-        return self.gateway.state_dir.resolve()
+        """Database, incident spool and pid file (see ``state_base`` for a relative ``state_dir``)."""
+        return _under(self.state_base, self.gateway.state_dir)
+
+    def upstream_url(self, url: str) -> str:
+        """``url`` with a relative Maildir path made absolute from ``state_base`` (SMTP URLs unchanged), so the
+        gateway and a release from the CLI deliver to the same folder wherever they are started."""
+        if not url.startswith("maildir:"):
+            return url
+        return f"maildir:{_under(self.state_base, Path(url[len('maildir:'):]))}"
+
+
+WHEEL_CONFIG_DIR = Path(__file__).resolve().parent / "default_config"
+"""Where the wheel carries the repository's ``config/`` (pyproject's force-include)."""
+
+ROOT_STATE_HOME = Path("/var/lib/dlpgate")
+
+
+def _under(base: Path, path: Path) -> Path:
+    path = path.expanduser()
+    return Path(os.path.normpath(path if path.is_absolute() else base / path))
+
+
+def packaged_state_home(*, euid: int | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """State for the packaged defaults: /var/lib/dlpgate for root (a service), else the user's XDG state home
+    (``$XDG_STATE_HOME/dlpgate``, ``~/.local/state/dlpgate`` when unset or not absolute, as the XDG spec says)."""
+    euid = os.geteuid() if euid is None else euid
+    env = os.environ if env is None else env
+    if euid == 0:
+        return ROOT_STATE_HOME
+    xdg = env.get("XDG_STATE_HOME", "")
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "dlpgate"
+    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+    return home / ".local" / "state" / "dlpgate"
 
 
 def packaged_config_dir() -> Path:
-    here = Path(__file__).resolve().parent
-    wheel = here / "default_config"
-    if wheel.is_dir():
-        return wheel
-    return here.parent / "config"
+    if WHEEL_CONFIG_DIR.is_dir():
+        return WHEEL_CONFIG_DIR
+    return Path(__file__).resolve().parent.parent / "config"
 
 
 def locate(path: Path | str | None) -> Path:

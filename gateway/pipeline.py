@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from gateway.actions.encrypt import add_subject_tag, smime_encrypt
-from gateway.actions.tag import dlp_headers
+from gateway.actions.tag import outgoing_headers
 from gateway.facts import ScanResult
 from gateway.oneline import one_line
 from gateway.policy.model import PASS_DECISION, Action, Decision
@@ -31,12 +31,19 @@ if TYPE_CHECKING:
 log = structlog.get_logger("dlpgate.pipeline")
 
 
+TEMPFAIL = "tempfail"
+"""The ``decision`` of a message that never got one (worker killed, scan deadline, pool busy, internal error): it
+was answered 4xx and the client keeps it. Logged and counted as such, never as ``pass``."""
+
+
 @dataclass
 class Outcome:
-    """What happened to one message, for the transaction log line and metrics."""
+    """What happened to one message, for the transaction log line and metrics. ``decision`` starts as
+    ``TEMPFAIL`` and is set only once the policy decided, so every path that fails before that is counted as a
+    temporary failure by construction."""
 
     reply: str
-    decision: str = "pass"
+    decision: str = TEMPFAIL
     rules: list[str] = field(default_factory=list)
     monitor: list[str] = field(default_factory=list)
     upstream: str = ""
@@ -132,8 +139,8 @@ class Pipeline:
         data = sub.raw
         headers: list[tuple[str, str]] = []
         target, upstream_txn = self.upstream, txn
-        if facts is not None and (action >= Action.TAG or decision.monitor):
-            headers = dlp_headers(decision, facts)
+        if facts is not None:  # never the full X-DLP-* fields to an outsider (gateway/actions/tag.py)
+            headers = outgoing_headers(decision, facts, rt.cfg.gateway.headers)
         if action == Action.ENCRYPT:
             assert facts is not None
             data, target, upstream_txn = await self._encrypt(txn, env, rt, decision, data)
@@ -148,12 +155,23 @@ class Pipeline:
         out.upstream = str(reply)
         out.reply = _upstream_reply_to_client(reply, target.description)
         if reply.ok and facts is not None and (action > Action.PASS or decision.monitor) and self.store:
-            try:
-                out.incident = await self.store.record_incident(
-                    sub, facts, decision, delivered=True, upstream_reply=str(reply)
-                )
-            except Exception as exc:  # the message is already relayed: never turn that into a retry
-                log.error("incident_record_failed", txn=sub.txn_id, error=exc.__class__.__name__)
+            out.incident = await self._record_relayed(sub, facts, decision, str(reply))
+
+    async def _record_relayed(self, sub: Submission, facts: ScanResult, decision: Decision, reply: str) -> str:
+        """The incident of a message the next hop already accepted. A failed write must not become a 451 (the
+        client would send the message again) nor lose the record (a potential breach nobody hears of): it is
+        spooled to a local file, written to the database when it is back (``Store.replay_spool``)."""
+        assert self.store is not None
+        try:
+            return await self.store.record_incident(sub, facts, decision, delivered=True, upstream_reply=reply)
+        except Exception as exc:
+            log.error("incident_record_failed", txn=sub.txn_id, error=exc.__class__.__name__)
+        try:
+            await self.store.spool_incident(sub, facts, decision, delivered=True, upstream_reply=reply)
+        except Exception as exc:
+            log.critical("incident_lost", txn=sub.txn_id, error=exc.__class__.__name__)
+            return ""
+        return "spooled"
 
     async def _send(self, target: Upstream, txn: Transaction | None, env: Envelope, message: bytes) -> Reply:
         """DATA to the next hop, first replaying the envelope when no transaction is open for it."""

@@ -29,7 +29,7 @@ class Runtime:
         up = cfg.gateway.upstream
         self.smarthost: Upstream | None = (
             make_upstream(
-                up.encryption_smarthost,
+                cfg.upstream_url(up.encryption_smarthost),
                 local_hostname=up.helo_name or cfg.gateway.server.hostname,
                 timeout=up.timeout,
                 verify=up.tls_verify,

@@ -40,6 +40,8 @@ _WORD = r"\p{Lu}[\p{Ll}'’]+(?:-\p{Lu}?[\p{Ll}]+)?"
 _TOWN_WORD = rf"(?:{_WORD}|(?:upon|on|under|le|in|by|the|next|de|super|la)(?=[ \t\-]+\p{{Lu}}))"
 _TOWN = rf"{_WORD}(?:[ \t\-]+{_TOWN_WORD}){{0,3}}"
 UNNUMBERED_SCORE = 0.6
+BUSINESS_TAG = ":business"  # appended to the recognizer name of an organisation's address (content detection
+                            # reads it back to treat the same address elsewhere in the message alike)
 BUSINESS_SCORE = 0.3  # above Presidio's default_score_threshold (kept as a span), below every reporting threshold
 
 
@@ -47,18 +49,22 @@ def _types(street_types: list[str]) -> str:
     return "|".join(sorted({t.strip() for t in street_types if t.strip()}, key=len, reverse=True))
 
 
-def _unnumbered_pattern(street_types: list[str]) -> regex.Pattern[str]:
-    """A street without a house number where a report places a person: ``Jo Bloggs, 24, of Elm Road,
-    Swindon`` (a name, an optional age, ``of``/``from``) or ``lives in Elm Road``."""
-    street = rf"(?P<street>(?:{_WORD}[ \t]+){{1,3}}(?:{_types(street_types)})(?![\w'’])(?:[ \t]*,[ \t]*{_TOWN})?)"
-    named = (
-        rf"(?P<name>{NAME_SEQ}),[ \t]*(?:(?i:aged)[ \t]+)?(?:\d{{1,3}}[ \t]*,[ \t]*)?(?i:of|from)[ \t]+"
+# Where a report places a person without a house number: "Jo Bloggs, 24, of Elm Road, Swindon" (a name, an
+# optional age, "of"/"from") or "lives in Elm Road". The cue is found first (cheap), the street matched at it.
+_UNNUMBERED_CUE = regex.compile(
+    r"(?P<named>,[ \t]*(?:(?i:aged)[ \t]+)?(?:\d{1,3}[ \t]*,[ \t]*)?(?i:of|from))[ \t]+(?=\p{Lu})"
+    r"|(?<![\w])(?i:lives?|living|lived|resides?|residing|resident|moved|moving|relocated|home)"
+    r"[ \t]+(?i:in|on|at|to|into)[ \t]+(?i:the[ \t]+)?(?=\p{Lu})"
+)
+_NAME_BEFORE = regex.compile(rf"(?<![\w])(?:{NAME_SEQ})$")
+
+
+def _unnumbered_street(street_types: list[str]) -> regex.Pattern[str]:
+    """A street name and type, an optional town after a comma, then the end of the phrase."""
+    return regex.compile(
+        rf"(?:{_WORD}[ \t]+){{1,3}}(?:{_types(street_types)})(?![\w'’])(?:[ \t]*,[ \t]*{_TOWN})?"
+        r"(?=[ \t]*(?:[,.;:)\n]|$|[ \t](?i:in|and|with|where)\b))"
     )
-    lives = (
-        r"(?<![\w])(?i:lives?|living|lived|resides?|residing|resident|moved|moving|relocated|home)"
-        r"[ \t]+(?i:in|on|at|to|into)[ \t]+(?i:the[ \t]+)?(?=\p{Lu})"
-    )
-    return regex.compile(rf"(?:{named}|{lives}){street}(?=[ \t]*(?:[,.;:)\n]|$|[ \t](?i:in|and|with|where)\b))")
 
 
 def _address_patterns(street_types: list[str]) -> list[Pattern]:
@@ -81,6 +87,8 @@ def _address_patterns(street_types: list[str]) -> list[Pattern]:
 class UkStreetAddressRecognizer(PatternRecognizer):
     """``UK_STREET_ADDRESS``: ``Flat 2, 14 Oak Road, Headingley, Leeds LS6 2AB``."""
 
+    name: str
+
     CONTEXT = [  # noqa: RUF012
         "address",
         "lives at",
@@ -102,7 +110,7 @@ class UkStreetAddressRecognizer(PatternRecognizer):
         supported_entity: str = "UK_STREET_ADDRESS",
         name: str | None = None,
     ) -> None:
-        self._unnumbered = _unnumbered_pattern(street_types or DEFAULT_STREET_TYPES)
+        self._unnumbered = _unnumbered_street(street_types or DEFAULT_STREET_TYPES)
         super().__init__(
             supported_entity=supported_entity,
             patterns=patterns_from_config(patterns) or _address_patterns(street_types or DEFAULT_STREET_TYPES),
@@ -128,17 +136,22 @@ class UkStreetAddressRecognizer(PatternRecognizer):
                 r.score = BUSINESS_SCORE
                 meta = r.recognition_metadata or {}
                 meta[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
+                meta[RecognizerResult.RECOGNIZER_NAME_KEY] = f"{self.name}{BUSINESS_TAG}"
                 r.recognition_metadata = meta
                 if r.analysis_explanation is not None:
                     r.analysis_explanation.append_textual_explanation_line(f"business address: {reason}")
-        if " of " in text or " from " in text or "live" in text or "resid" in text or "mov" in text or "home" in text:
-            for m in self._unnumbered.finditer(text):
-                start, end = m.span("street")
-                if any(r.start < end and start < r.end for r in out):
-                    continue
-                tail = text[end : end + 40].split("\n", 1)[0]
-                if ORG_NAME.match(tail.lstrip(" \t,")) or business_reason(text, start, end):
-                    continue
-                out.append(result(self, start, end, UNNUMBERED_SCORE, "street placing a named person",
-                                  context_fixed=False))
+        for cue in _UNNUMBERED_CUE.finditer(text):
+            m = self._unnumbered.match(text, cue.end())
+            if m is None:
+                continue
+            if cue.group("named") and not _NAME_BEFORE.search(text, max(0, cue.start() - 60), cue.start()):
+                continue
+            start, end = m.span()
+            if any(r.start < end and start < r.end for r in out):
+                continue
+            tail = text[end : end + 40].split("\n", 1)[0]
+            if ORG_NAME.match(tail.lstrip(" \t,")) or business_reason(text, start, end):
+                continue
+            out.append(result(self, start, end, UNNUMBERED_SCORE, "street placing a named person",
+                              context_fixed=False))
         return out

@@ -12,6 +12,7 @@ a family or party role: ``detectors.recognizers.anchors``), a person noun after 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import regex
@@ -83,6 +84,10 @@ _GENERIC_BEFORE = regex.compile(
     regex.IGNORECASE,
 )
 _CUE_WINDOW = 160
+# Cheap checks first (stdlib re, one pass): the words each rule needs, and the "Name, 24," / "Name (24)" layout.
+_TRIGGERS = re.compile(r"\b(?:aged|old|age|now)\b", re.IGNORECASE)
+_NAME_AGE_SPOT = re.compile(r",[ \t]+\d{1,3}(?:,|[ \t]+[a-z])|[ \t]\(\d{1,3}\)")
+_NAME_BEFORE = 80
 
 
 class AgeRecognizer(LocalRecognizer):
@@ -135,6 +140,16 @@ class AgeRecognizer(LocalRecognizer):
         word = nxt.group("next").lower()
         return word in _PERSON_AFTER or word in _NOMINAL_FOLLOWERS
 
+    def _name_ages(self, text: str) -> list[tuple[int, int]]:
+        """``Jo Bloggs, 24, of ...`` and ``Tom Smith (17)``: the name pattern runs only just before the number."""
+        out: list[tuple[int, int]] = []
+        for spot in _NAME_AGE_SPOT.finditer(text):
+            for m in _NAME_AGE.finditer(text, max(0, spot.start() - _NAME_BEFORE), min(len(text), spot.end() + 1)):
+                group = "age" if m.group("age") else "age2"
+                if m.end(group) > spot.start() and int(m.group(group)) <= 120 and self._name_ok(m.group("name")):
+                    out.append(m.span(group))
+        return out
+
     def _name_ok(self, name: str) -> bool:
         """The words before ``, 24,`` end in a name: leading common words ("Yesterday Jo Bloggs") are dropped,
         what is left must hold none."""
@@ -147,20 +162,22 @@ class AgeRecognizer(LocalRecognizer):
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
         spans: list[tuple[int, int]] = []
-        for m in _AGED.finditer(text):
-            if not self._generic_before(text, m.start()) and self._cue_in_sentence(text, m.start(), m.end()):
-                spans.append(m.span("age"))
-        for m in _YEAR_OLD.finditer(text):
-            if self._year_old_is_person(text, m):
-                spans.append(m.span("age"))
-        for rx in (_YEARS_OLD, _NOW, _AT_AGE):
+        words = {m.group().lower() for m in _TRIGGERS.finditer(text)}
+        if "aged" in words:
+            for m in _AGED.finditer(text):
+                if not self._generic_before(text, m.start()) and self._cue_in_sentence(text, m.start(), m.end()):
+                    spans.append(m.span("age"))
+        if "old" in words:
+            for m in _YEAR_OLD.finditer(text):
+                if self._year_old_is_person(text, m):
+                    spans.append(m.span("age"))
+        rules = [rx for rx, word in ((_YEARS_OLD, "old"), (_YEARS_OLD, "age"), (_NOW, "now"), (_AT_AGE, "age"))
+                 if word in words]
+        for rx in dict.fromkeys(rules):
             for m in rx.finditer(text):
                 if not self._generic_before(text, m.start()) and self._cue_before(text, m.start(), m.end()):
                     spans.append(m.span("age"))
-        for m in _NAME_AGE.finditer(text):
-            group = "age" if m.group("age") else "age2"
-            if int(m.group(group)) <= 120 and self._name_ok(m.group("name")):
-                spans.append(m.span(group))
+        spans.extend(self._name_ages(text))
         results: list[RecognizerResult] = []
         for s, e in sorted(set(spans), key=lambda se: (se[0], -se[1])):
             if results and s < results[-1].end:

@@ -42,10 +42,10 @@ PLURAL_PERSONS = frozenset({
     "sons", "daughters", "grandparents", "appellants", "respondents", "claimants", "defendants", "applicants",
 })
 _DETERMINERS = frozenset({"the", "both", "their", "his", "her", "my", "our", "two", "three", "four", "these"})
-# Words after an initial that show it is someone acting or described: "A was", "ZX's", "TKJ, their".
+# Words after an initial that show it is someone acting or described: "A was", "ZX had" (or a possessive: "ZX's").
 _ACTS = frozenset({
     "was", "is", "has", "had", "and", "said", "says", "told", "lives", "lived", "attended", "were", "who",
-    "died", "remains", "remained", "became", "appeared", "suffered", "s",
+    "died", "remains", "remained", "became", "appeared", "suffered",
 })
 MONTHS_DAYS = frozenset({
     "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -108,9 +108,14 @@ class PersonCues:
             low = w.lower()
             if low in PLURAL_PERSONS and i > 0 and words[i - 1].group().lower() in _DETERMINERS:
                 return True
-            if names and (w == "A" or (initials and 2 <= len(w) <= 4 and w.isupper() and low not in self.not_names)):
+            if not names:
+                continue
+            possessive = low.endswith(("'s", "’s"))
+            base = w[:-2] if possessive else w
+            if base == "A" or (initials and 2 <= len(base) <= 4 and base.isalpha() and base.isupper()
+                               and base.lower() not in self.not_names):
                 nxt = words[i + 1].group().lower() if i + 1 < len(words) else ""
-                if nxt in _ACTS:
+                if (possessive and base != "A") or nxt in _ACTS:
                     return True
         return False
 

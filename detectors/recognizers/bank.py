@@ -15,6 +15,7 @@ from detectors.presidio_adapter import NlpArtifacts
 from detectors.recognizers.business import ORG_NAME, business_reason
 from detectors.recognizers.text import result
 
+_DIGIT = regex.compile(r"\d")
 _SORT_CODE = regex.compile(r"(?<![\d\-./])(\d{2})[ \t]?([\-–. ])[ \t]?(\d{2})[ \t]?\2[ \t]?(\d{2})(?![\d]|[\-./]\d)")
 _SORT_CODE_PLAIN = regex.compile(r"(?<![\d\-./])\d{6}(?![\d]|[\-./]\d)")
 _ACCOUNT = regex.compile(
@@ -105,7 +106,7 @@ class UkBankAccountRecognizer(LocalRecognizer):
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
-        if not any(c.isdigit() for c in text):
+        if not _DIGIT.search(text):
             return []
         sorts = [(m.start(), m.end()) for m in _SORT_CODE.finditer(text)]
         for m in _SORT_CODE_PLAIN.finditer(text):
@@ -249,7 +250,7 @@ class PaymentCardRecognizer(LocalRecognizer):
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
-        if not any(c.isdigit() for c in text):
+        if not _DIGIT.search(text):
             return []
         results: list[RecognizerResult] = []
         for m in _CARD.finditer(text):

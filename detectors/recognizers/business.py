@@ -34,6 +34,14 @@ ORG_FORMS = (
 ORG_NAME = regex.compile(rf"(?<![\w])(?-i:(?:{ORG_FORMS}))\.?(?![\w'’])|(?<![\w])&[ \t]*Co\b")
 # An organisation word right after a name on the same line: "Smith Jones Solicitors", "Brother International".
 ORG_AFTER = regex.compile(rf"(?:[ \t]+|[ \t]*&[ \t]*)(?-i:(?:{ORG_FORMS}))\.?(?![\w'’])|[ \t]*&[ \t]*Co\b")
+# A named venue right before an address: "at Memorial Park, 6501 Memorial Drive", "The Grand Hotel, 1 Kings Rd".
+VENUE_BEFORE = regex.compile(
+    r"(?-i:Park|Hall|Stadium|Arena|Club|Library|Theatre|Theater|Museum|Gallery|Pavilion|Inn|Tavern|Pub|Cafe"
+    r"|Café|Bar|Hotel|Lodge|Centre|Center|Church|Chapel|Cathedral|Ground|Racecourse|Showground|Campus|Plaza"
+    r"|Mall|Market|Station|Airport|Terminal|Venue|Studios?|Rooms)[ \t]*,[ \t]*$"
+    # "at the Marriott, 1 Wellington Street": a proper name with an article is a place, not a person
+    r"|(?<![\w])(?i:at|to|in)[ \t]+(?i:the)[ \t]+\p{Lu}[\p{L}'’&\-]*(?:[ \t]+\p{Lu}[\p{L}'’&\-]*){0,3}[ \t]*,[ \t]*$"
+)
 # Parts of an address that only premises have.
 PREMISES = regex.compile(
     r"(?<![\w])(?:suite|ste\.?|floor|fl\.|level|(?:ground|first|second|third|fourth|fifth|\d+(?:st|nd|rd|th))"
@@ -129,6 +137,8 @@ def business_reason(text: str, start: int, end: int) -> str:
     same_line_before = text[line_start:start]
     if ORG_NAME.search(same_line_before) or PREMISES.search(same_line_before):
         return "organisation on the same line"
+    if VENUE_BEFORE.search(same_line_before):
+        return "a named venue"
     _, span_line_end = _line_bounds(text, max(start, end - 1))
     same_line_after = _SENTENCE_END.split(text[end : min(span_line_end, end + 80)])[0]
     if PREMISES.search(same_line_after) or CONTACT_LINE.search(same_line_after):

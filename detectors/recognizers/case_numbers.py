@@ -51,8 +51,8 @@ of the same matter is therefore never a second *family* case (IA 4.14).
 from __future__ import annotations
 
 import datetime as dt
+import re
 
-import regex
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
 from detectors.presidio_adapter import NlpArtifacts
@@ -62,7 +62,7 @@ FAMILY = "UK_FAMILY_CASE_NUMBER"
 COURT = "UK_COURT_CASE_NUMBER"
 
 # One alternation, one pass over the text; capitals matter. Each group is a format in the table above.
-_SHAPES = regex.compile(
+_SHAPES = re.compile(
     r"""
     (?<![\w/.\-])
     (?:
@@ -85,7 +85,7 @@ _SHAPES = regex.compile(
     )
     (?![\w]|[/\-]\w)
     """,
-    regex.VERBOSE,
+    re.VERBOSE,
 )
 # FamilyMan's shape also carries the High Court's older Queen's Bench and Chancery numbers.
 _NON_FAMILY_COURT_CODES = frozenset({"HQ", "HC"})
@@ -96,14 +96,14 @@ _NON_FAMILY_COURT_CODES = frozenset({"HQ", "HC"})
 _CE_FILE_LISTS = frozenset({"QB", "KB", "HQ", "HC", "CH", "CA", "AC", "UA", "UI", "EA", "FD", "FA"})
 # Information-rights requests and service-desk tickets come in court-like shapes ("FOI/2021/0123") and next to
 # "appeal" and "tribunal" in their standard wording; they are not court references.
-_NOT_COURT_PREFIX = regex.compile(r"(?i:foi|foia|eir|sar|dsar|inc|chg|req|ritm)\b")
+_NOT_COURT_PREFIX = re.compile(r"(?i:foi|foia|eir|sar|dsar|inc|chg|req|ritm)\b")
 _STRONG = frozenset({"familyman", "coa", "cacd", "admin", "ccd"})
 _FAMILY_SHAPES = frozenset({"familyman", "familyman4", "local", "ccd"})
 
 # Labels. ``court`` labels name a court's reference; ``generic`` ones are also used by support desks, insurers
 # and suppliers ("case number", "claim number", "our ref") and need a legal word nearby; ``family`` labels name
 # a family court's system.
-_LABEL = regex.compile(
+_LABEL = re.compile(
     r"""
     (?<![\w])
     (?:
@@ -119,27 +119,27 @@ _LABEL = regex.compile(
     )
     [\s.:#\-]{0,6}
     """,
-    regex.VERBOSE | regex.IGNORECASE,
+    re.VERBOSE | re.IGNORECASE,
 )
 # A reference after a label: letters, digits and separators with at least three digits, or a folio number.
-_TOKEN = regex.compile(
+_TOKEN = re.compile(
     r"(?:(?:19|20)\d{2}[ ]Folio[ ]\d{1,5}|[A-Z]{2,5}[ ]\d{5,}|[A-Za-z]{0,6}[/\-]?\d[\w/.\-]*(?:[ ]?\([A-Z]\))?)"
     r"(?<![.\-/])"
 )
-_LIST_SEP = regex.compile(r"\s*(?:,|;|&|\band\b|\n)\s*|\s+")
+_LIST_SEP = re.compile(r"\s*(?:,|;|&|\band\b|\n)\s*|\s+")
 # Dates, a year alone, and phone numbers are not references even after a label.
-_NOT_A_REFERENCE = regex.compile(r"\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}|(?:19|20)\d{2}|0\d{9,10}|\+\d{10,}")
+_NOT_A_REFERENCE = re.compile(r"\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}|(?:19|20)\d{2}|0\d{9,10}|\+\d{10,}")
 # Words of court business. Not "claim" (insurance, expenses), "solicitor" (conveyancing, signatures), "hearing
 # from you", "data protection", or the organisation's own name, which every signature carries.
-_LEGAL = regex.compile(
+_LEGAL = re.compile(
     r"\b(?:appeals?|courts?|tribunals?|judges?|judgments?|judgements?|hearings?(?![ \t]+(?:from|back|about))|"
     r"proceedings|claimant|defendant|appellant|respondent|litigation|magistrates|familyman|divorce|injunction|"
     r"hmcts|c100|deputyship|hague|icacu|family[ \t]+(?:court|division|case)|child[ \t]+arrangements)\b",
-    regex.IGNORECASE,
+    re.IGNORECASE,
 )
-_CIVIL = regex.compile(
+_CIVIL = re.compile(
     r"\b(?:claim|claims|civil|money\s+claims?|tribunal|sscs|employment|immigration|asylum|damages)\b",
-    regex.IGNORECASE,
+    re.IGNORECASE,
 )
 _CONTEXT_BEFORE = 160
 _CONTEXT_AFTER = 80
@@ -198,38 +198,36 @@ class UkCaseNumberRecognizer(LocalRecognizer):
     def load(self) -> None:
         """Patterns are compiled at import."""
 
-    def _shape(self, text: str, m: regex.Match[str], labelled: bool) -> tuple[str, float] | None:
+    def _shape(self, text: str, m: re.Match[str], labelled: bool) -> tuple[str, float] | None:
         """(entity, score) of a shape match, or None when its shape needs context that is not there. A label
-        right before the reference is context enough; a strong shape with a label or a legal word near it scores
-        ``context_bonus`` more."""
-        judged = self._judge(text, m, labelled)
-        if judged is None or judged[1] != self.strong_score:
-            return judged
+        right before the reference is context enough; a strong shape with a label scores ``context_bonus`` more."""
+        judged = self._judge(text, m)
+        if judged is None:
+            return None
+        entity, strong = judged
+        if strong:
+            return entity, min(1.0, self.strong_score + (self.context_bonus if labelled else 0.0))
         if labelled or _legal_near(text, m.start(), m.end(), _CONTEXT_BEFORE, _CONTEXT_AFTER):
-            return judged[0], min(1.0, judged[1] + self.context_bonus)
-        return judged
+            return entity, self.context_score
+        return None
 
-    def _judge(self, text: str, m: regex.Match[str], labelled: bool) -> tuple[str, float] | None:
+    @staticmethod
+    def _judge(text: str, m: re.Match[str]) -> tuple[str, bool] | None:
+        """(entity, whether the shape counts alone) of a shape match, or None when it is not a case number."""
         kind = m.lastgroup or ""
         if _NOT_COURT_PREFIX.match(m.group()):
             return None
         if kind == "familyman" and m.group("fm_court") in _NON_FAMILY_COURT_CODES:
-            return COURT, self.strong_score
+            return COURT, True
         if kind == "ccd":
             if not ccd_reference_ok(m.group()):
                 return None
             civil = _CIVIL.search(text, max(0, m.start() - 120), min(len(text), m.end() + 60))
-            return (COURT if civil else FAMILY), self.strong_score
+            return (COURT if civil else FAMILY), True
         if kind == "cefile":
             entity = FAMILY if m.group("cf_list") == "FD" else COURT
-            if m.group("cf_region") or m.group("cf_list") in _CE_FILE_LISTS:
-                return entity, self.strong_score
-        elif kind in _STRONG:
-            return (FAMILY if kind in _FAMILY_SHAPES else COURT), self.strong_score
-        entity = FAMILY if kind in _FAMILY_SHAPES or (kind == "cefile" and m.group("cf_list") == "FD") else COURT
-        if labelled or _legal_near(text, m.start(), m.end(), _CONTEXT_BEFORE, _CONTEXT_AFTER):
-            return entity, self.context_score
-        return None
+            return entity, bool(m.group("cf_region")) or m.group("cf_list") in _CE_FILE_LISTS
+        return (FAMILY if kind in _FAMILY_SHAPES else COURT), kind in _STRONG
 
     @staticmethod
     def _label_tokens(text: str) -> list[tuple[int, int, str, bool]]:

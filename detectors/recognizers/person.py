@@ -23,7 +23,7 @@ import regex
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
 from detectors.presidio_adapter import NlpArtifacts
-from detectors.recognizers.business import ORG_AFTER
+from detectors.recognizers.business import ORG_AFTER, ORG_FORMS
 from detectors.recognizers.patterns import NAME_SEQ
 from detectors.recognizers.person_context import (
     CASE_HEADING_SUFFIX,
@@ -292,6 +292,9 @@ class TitledNameRecognizer(_NameRecognizer):
         return True
 
 
+_ORG_FORM_WORDS = {w.lower(): True for w in regex.findall(r"[A-Za-z]{2,}", ORG_FORMS)}
+
+
 class FamilyRoleNameRecognizer(_NameRecognizer):
     """``PERSON`` next to a family or party role: case context (``the mother, Jane Smith``, ``Child: Amir``)."""
 
@@ -341,17 +344,29 @@ class FamilyRoleNameRecognizer(_NameRecognizer):
             w: (ROLE,) for r in self.roles for w in re.split(r"[\s\-]+", r.lower()) if w and w not in ("the", "a")
         }
         self._role_words = frozenset(w for w in self._trigger_words if w not in ("child", "young", "person"))
+        # a court title page: a party's name on its own line, its role on the next ("NATASHA PALMER\nClaimant",
+        # "(1) MR SEFERIF MANTAS\n(Defendant)"); names there are usually in capitals
+        caps_name = r"\p{Lu}[\p{Lu}'’\-]+(?:[ \t]+\p{Lu}[\p{Lu}'’\-]+){1,4}"
+        party_line = (
+            r"(?:^|(?<=\n))[ \t]*(?:\(\d{1,2}\)[ \t]*)?(?:(?i:mr|mrs|ms|miss|mx|dr)\.?[ \t]+)?"
+            rf"(?P<party>{caps_name}|{NAME_SEQ})[ \t]*\n[ \t]*(?:\(\d{{1,2}}\)[ \t]*)?\(?(?i:(?:{roles})s?)\)?"
+            r"[ \t]*(?:[/:]|\n|$)"
+        )
         return [
             Rule(ROLE, regex.compile(rf"(?<![\w]){after_role}"), anchored=True),
             Rule(ROLE, regex.compile(before_role), before=80, after=30),
             Rule(POSSESSIVE, regex.compile(possessive), before=70, after=40),
+            Rule(ROLE, regex.compile(party_line.replace("(?P<party>", "(?P<name>")), before=90, after=30),
         ]
 
     def accept(self, text: str, m: regex.Match[str]) -> bool:
         if not super().accept(text, m) or self._first_word_common(m):
             return False  # "Brother, Where Art Thou", "Brother International"
-        if any(w.strip(".,'’").lower() in self._role_words for w in m.group("name").split()):
+        name_words = [w.strip(".,'’").lower() for w in m.group("name").split()]
+        if any(w in self._role_words for w in name_words):
             return False  # "the Husband's father": a role, not a name
+        if any(w in self.organisation_words or w in self.common or _ORG_FORM_WORDS.get(w) for w in name_words):
+            return False  # "SUNDERLAND CITY COUNCIL\nClaimant", "THE INFORMATION COMMISSIONER\nRespondent"
         if org_chain(text[max(0, m.start("name") - 80) : m.start("name")]):
             return False  # "Commissioners for Her Majesty's Revenue and Customs (Appellant)"
         if professional_context(text, m.start("name"), m.end("name")):

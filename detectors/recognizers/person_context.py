@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import regex
 
-from detectors.recognizers.business import ORG_AFTER, ORG_NAME
+from detectors.recognizers.business import ORG_AFTER, ORG_FORMS, ORG_NAME
 
 # Post-nominals of counsel and judges: "Mr Smith QC", "Cobb J", "Sir Julian Flaux C", "Moylan LJ".
 POST_NOMINAL = r"(?-i:QC|KC|SC|JSC|SCJ|LJ|LJJ|JJ|MR|LCJ|VC|V-C|PFD|PQBD|J|C|P)(?![\w\-])"
@@ -36,7 +36,8 @@ _PROFESSIONAL_AFTER = regex.compile(
 _PROFESSIONAL_LINE = regex.compile(
     r"(?<![\w])(?:instructed[ \t]+by|of[ \t]+counsel|counsel[ \t]+for|solicitors?[ \t]+for"
     r"|appeared[ \t]+(?:on[ \t]+behalf|for)|appearing[ \t]+(?:on[ \t]+behalf|for)|on[ \t]+behalf[ \t]+of[ \t]+the"
-    r"|sitting[ \t]+as"
+    r"|sitting[ \t]+as|(?:^|\n)[ \t]*before[ \t]*:"
+    r"|via[ \t]+(?:his|her|their|the)[ \t]+(?:children['’]s[ \t]+)?guardian|children['’]s[ \t]+guardian"
     r"|(?:^|[\n(])[ \t]*for[ \t]+the[ \t]+(?:first[ \t]+|second[ \t]+|third[ \t]+)?(?:appellant|respondent|claimant"
     r"|defendant|applicant|crown|intervener|petitioner|prosecution|secretary[ \t]+of[ \t]+state)s?)",
     regex.IGNORECASE,
@@ -56,6 +57,9 @@ def professional_context(text: str, start: int, end: int) -> bool:
     line = text[line_start : len(text) if line_end < 0 else line_end]
     if _PROFESSIONAL_LINE.search(line):
         return True
+    if "efore" not in text[max(0, line_start - 600) : line_start] and "EFORE" not in text[
+            max(0, line_start - 600) : line_start]:
+        return False
     pos, seen = line_start - 1, 0
     while pos > 0 and seen < 8:  # the lines above, up to a "Before:" heading or a parties heading
         s = text.rfind("\n", 0, pos) + 1
@@ -112,19 +116,25 @@ def heading_line(text: str, start: int, end: int) -> bool:
 
 
 
-_DETERMINER_BEFORE = regex.compile(
-    r"(?<![\w])(?i:the|a|an|this|that|these|those|our|your|their|its|every|each|any|some|no)[ \t]+$"
-)
+# The word right before a span, and whether it follows a word or comma (not the start of a sentence or line).
+_PREV_WORD = regex.compile(r"(?P<lead>[\p{L},][ \t]+)?(?P<word>\p{Lu}[\p{L}'’]*)[ \t]+$")
+# Names take no article ("the late John Smith" aside); "that" is left out (a conjunction: "note that Amelia").
+_DETERMINER_BEFORE = regex.compile(r"(?<![\w])(?i:the|a|an)[ \t]+$")
+_DETERMINER_BEFORE_WORD = regex.compile(r"(?<![\w])(?i:the|a|an|this|these|those|every|each|any|some)[ \t]+$")
+_AGE_OF_BEFORE = regex.compile(r"(?<![\w])\d{1,3}[ \t]*,?[ \t]+(?i:of|from)[ \t]+$")
 _ADVERB = regex.compile(
     r"(?i:ally|ully|ously|ively|ately|edly|ingly|antly|ently|ibly|ably|ssly|ctly|rly|dly|tly|sly|nly)$"
 )
-_DEMONYM = regex.compile(r"\w{3,}(?:ese|ish|ians|eans|ans)")
+# Plural nationality nouns ("Italians", "Germans"); singular demonym shapes (-ish, -ese, -ian) are names too
+# often (Eilish, Therese, Julian), so those are left to the determiner rule ("the French", "the Polish").
+_DEMONYM = regex.compile(r"\w{4,}(?:ians|eans|ans)")
 _SCHOOL = regex.compile(
     r"(?<![\w])(?-i:Elementary|Primary|Secondary|Grammar|Comprehensive|Montessori|Kindergarten|Preschool"
     r"|Infants|High[ \t]+School|Middle[ \t]+School|Sixth[ \t]+Form)(?![\w])"
 )
 _STYLE_LINE = regex.compile(
-    r"(?i:font-(?:family|face|size)|font[ \t]*:|typeface|face=|style=|mso-|\{[^}\n]*:[^}\n]*\}|\b\d{1,2}(?:pt|px)\b)"
+    r"(?i:font-(?:family|face|size)|font[ \t]*:|typeface|face=|style=|mso-|\{[^}\n]*:[^}\n]*\})"
+    r"|(?<![\w.])\d{1,2}(?:\.\d)?(?:pt|px)(?![\w])"
 )
 _FONT_AFTER = regex.compile(r"[^\n.;]{0,25}?(?<![\w])(?i:font|fonts|typeface|typefaces)(?![\w])")
 _CITATION_AFTER = regex.compile(
@@ -133,24 +143,54 @@ _CITATION_AFTER = regex.compile(
 _CITATION_BEFORE = regex.compile(r"[ \t]v\.?[ \t]+$")
 _CAPS_THEN_TITLE = regex.compile(r"(?<![\w])\p{Lu}{2,}[ \t]+\p{Lu}\p{Ll}")
 _JUDICIAL_TITLE_BEFORE = regex.compile(
-    r"(?<![\w])(?:(?:Deputy|Chief|Senior|Costs|Taxing)[ \t]+)?(?:Master|Lord|Lady|Justice|Judge|HHJ|DJ|DDJ"
-    r"|Recorder|Registrar|Baroness|Baron|Viscount|Earl)\.?[ \t]+$"
+    r"(?:(?<![\w])|(?<=\p{Ll}))(?:(?:Deputy|Chief|Senior|Costs|Taxing)[ \t]+)?"
+    r"(?:Master|Lord|Lady|Justice|Judge|HHJ|DJ|DDJ|Recorder|Registrar|Baroness|Baron|Viscount|Earl)\.?[ \t]+$"
 )
 
 
-def person_span_problem(text: str, start: int, end: int, roles: frozenset[str] = frozenset()) -> str:
+# What follows a capitalised run shows it names a place or a thing: "Thomas More Building", "Hilary Term".
+_THING_AFTER = regex.compile(
+    rf"(?:[ \t]+\p{{Lu}}[\p{{L}}'’\-]*){{0,3}}[ \t]+(?-i:(?:{ORG_FORMS})|Building|Buildings|House|Hall|Tower|Centre"
+    r"|Center|Courts?|Term|Sittings|Prize|Award|Lecture|Fund|Scheme|Project|Programme|Street|Road|Avenue)(?![\w])"
+)
+_STREET_TAIL = regex.compile(
+    r"(?-i:Road|Street|Avenue|Lane|Drive|Crescent|Terrace|Gardens|Mews|Square|Place|Grove|Parade|Boulevard"
+    r"|Rd|St|Ave)"
+)
+# Inside a neutral citation: "[2022] EWHC 2363 (Pat)", "[2019] EWCA Civ 1599".
+_NEUTRAL_CITATION_BEFORE = regex.compile(r"\[\d{4}\][ \t]*\p{Lu}{2,}[ \t]*(?:\p{L}+[ \t]+)?\d+[ \t]*\($")
+
+
+def person_span_problem(
+    text: str, start: int, end: int, roles: frozenset[str] = frozenset(), common: frozenset[str] = frozenset()
+) -> str:
     """Why ``text[start:end]``, a PERSON span (NER's, after trimming), is not a private person's name; ""
-    when nothing says so. ``roles`` are family and party role words (lower case)."""
+    when nothing says so. ``roles`` are family and party role words, ``common`` words that are not names (both
+    lower case)."""
     span = text[start:end]
     words = span.split()
     single = len(words) == 1
     before = text[max(0, start - 40) : start]
+    prev = _PREV_WORD.search(before)
+    if prev and prev.group("word").lower() in common and prev.group("word")[:1].isupper() and prev.group("lead"):
+        return "inside a title-case phrase"  # "Brother, Where Art Thou": a title, not "Art Thou"
+    if words[0].strip(".,").lower() in JUDICIAL_WORDS:
+        return "judicial title"  # "Recorder Hellens", "Judge Smith"
+    if _NEUTRAL_CITATION_BEFORE.search(before):
+        return "neutral citation"
+    if _STREET_TAIL.fullmatch(words[-1].strip(".,")) and len(words) > 1 and (
+            regex.match(r"[ \t]*,[ \t]*\p{Lu}", text[end : end + 4]) or regex.search(r"\d[a-zA-Z]?[ \t]+$", before)):
+        return "street"  # "Fetter Lane, London"
+    if _THING_AFTER.match(text, end):
+        return "name of a place or thing"  # "Thomas More Building", "Hilary Term"
+    if (_DETERMINER_BEFORE_WORD if single else _DETERMINER_BEFORE).search(before):
+        return "after a determiner"  # "the French", "The Associated Press", "a Brother printer"
+    if _AGE_OF_BEFORE.search(before):
+        return "a place after an age"  # "Michael Chen, 28, of Sugar Land"
     if single:
         w = words[0].strip(".,'’")
         if w.lower() in roles:
             return "role word"
-        if _DETERMINER_BEFORE.search(before):
-            return "after a determiner"
         if _ADVERB.search(w) and len(w) >= 5 and text[end : end + 1] in (",", ""):
             return "sentence adverb"
         if _DEMONYM.fullmatch(w) and not w[:1].islower():

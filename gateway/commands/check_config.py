@@ -41,6 +41,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"{problem.file}: {problem.key or '<top>'}: {problem.expected}", file=sys.stderr)
         return 2
     print(f"config ok: {cfg.directory}")
+    from gateway.policy.config import policy_warnings
+
+    for warning in policy_warnings(cfg.policy):
+        print(f"warning: {cfg.directory / cfg.gateway.files.policy}: {warning}", file=sys.stderr)
     if args.no_samples:
         return 0
     samples = Path(args.samples) if args.samples else Path("samples/policy")

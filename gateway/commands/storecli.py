@@ -100,12 +100,13 @@ def make_cli_upstream(cfg: Config) -> Upstream:
 
     up = cfg.gateway.upstream
     return make_upstream(
-        up.url, local_hostname=up.helo_name or cfg.gateway.server.hostname, timeout=up.timeout, verify=up.tls_verify
+        cfg.upstream_url(up.url), local_hostname=up.helo_name or cfg.gateway.server.hostname, timeout=up.timeout, verify=up.tls_verify
     )
 
 
 def run_with_store(args: argparse.Namespace, body: Callable[[Config, Store], Awaitable[int]]) -> int:
-    """Load config, open the store, run ``body``; store errors print one line and exit 1."""
+    """Load config, open the existing store (never a new one: these commands look at what ``serve`` stored),
+    run ``body``; store errors, a missing database included, print one line and exit 1."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from gateway.config import load
@@ -115,7 +116,7 @@ def run_with_store(args: argparse.Namespace, body: Callable[[Config, Store], Awa
     cfg = load(args.config)
 
     async def main() -> int:
-        store = await Store.open(cfg)
+        store = await Store.open(cfg, create=False)
         try:
             return await body(cfg, store)
         finally:

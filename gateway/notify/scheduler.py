@@ -1,5 +1,6 @@
-"""The daily jobs of ``dlpgate serve``: retry potential-breach alerts that did not go out, send yesterday's
-digest once ``digest.send_at`` has passed, and apply the retention purge once a day."""
+"""The daily jobs of ``dlpgate serve``: write incidents spooled while the database was unavailable, retry
+potential-breach alerts that did not go out, send yesterday's digest once ``digest.send_at`` has passed, and
+apply the retention purge once a day."""
 
 from __future__ import annotations
 
@@ -48,6 +49,10 @@ async def run_digest_scheduler(
     while not stop.is_set():
         now = store.clock()
         local = now.astimezone(tz)
+        try:
+            await store.replay_spool()  # incidents spooled while the database was unavailable (first: start-up)
+        except Exception as exc:
+            log.error("scheduler.spool_failed", error=exc.__class__.__name__)
         try:
             await retry_alerts(cfg, store, upstream)
         except Exception as exc:

@@ -183,6 +183,11 @@ class PolicyConfig(FrozenModel):
     """The whole policy file. ``lists`` holds the loaded list files (set by ``load_policy``)."""
 
     version: Literal[1] = Field(default=1, description="Schema version of this file.")
+    allow_empty: bool = Field(
+        default=False,
+        description="Run with no (enabled) rules, so that every message passes. Off: a policy file with no rules "
+        "(empty, truncated, every rule disabled) is a config error, and a reload keeps the running policy.",
+    )
     rules: list[Rule] = Field(default_factory=list, description="The policy table; most severe action wins.")
     encrypt: EncryptSettings = Field(default_factory=lambda: EncryptSettings(), description="How `encrypt` is done.")
     recipients: RecipientSettings = Field(
@@ -318,10 +323,43 @@ def load_lists(policy: PolicyConfig, base: Path, policy_file: Path | str) -> Pol
     )
 
 
+def _enabled_rules(policy: PolicyConfig) -> list[Rule]:
+    return [r for r in policy.rules if r.enabled]
+
+
+def empty_policy_problem(policy: PolicyConfig, file: Path | str) -> ConfigProblem | None:
+    """A policy with no enabled rules passes every message. An empty or truncated file (a half-written copy, a
+    bad edit) reads exactly like that, so it is only accepted when the file says ``allow_empty: true``: the
+    one way to run with no rules is to write it down."""
+    if _enabled_rules(policy) or policy.allow_empty:
+        return None
+    return ConfigProblem(
+        str(file),
+        "rules",
+        "no enabled rules: every message would pass. If the file is empty or cut short, restore it; "
+        "to run without rules on purpose, set allow_empty: true",
+    )
+
+
+def policy_warnings(policy: PolicyConfig) -> list[str]:
+    """What ``check-config`` points out about a valid policy that enforces nothing (a trial run, or a policy
+    allowed to be empty): legal, but an operator should know that no message is stopped or changed."""
+    enabled = _enabled_rules(policy)
+    if not enabled:
+        return ["the policy has no enabled rules (allow_empty: true): every message passes unchanged"]
+    if all(r.mode == "monitor" for r in enabled):
+        return [f"all {len(enabled)} enabled rules are in monitor mode: nothing is enforced, hits are only recorded"]
+    return []
+
+
 def load_policy(path: Path) -> PolicyConfig:
-    """Validate the file and load every list it names; raises ConfigError naming file and key."""
+    """Validate the file and load every list it names; raises ConfigError naming file and key (a policy with no
+    enabled rules is an error unless it sets ``allow_empty``)."""
     policy = model_from_data(path, read_yaml(path), PolicyConfig)
     problems = policy.reference_problems(path)
+    empty = empty_policy_problem(policy, path)
+    if empty is not None:
+        problems.append(empty)
     if problems:
         raise ConfigError(problems)
     return policy.with_lists(load_lists(policy, path.parent, path))

@@ -26,7 +26,13 @@ from gateway.pipeline import Outcome, Pipeline
 from gateway.runtime import Runtime
 from gateway.smtp import replies
 from gateway.smtp.auth import UserDatabase
-from gateway.smtp.sanitize import line_ending_issue, normalise_line_endings, received_line, strip_dlp_headers
+from gateway.smtp.sanitize import (
+    has_control,
+    line_ending_issue,
+    normalise_line_endings,
+    received_line,
+    strip_dlp_headers,
+)
 from gateway.submission import Submission
 from gateway.tasks import spawn
 from gateway.upstream import MaildirUpstream, Transaction, UpstreamError
@@ -85,6 +91,8 @@ class GatewaySMTP(SMTP):
         self.command_size_limits = collections.defaultdict(lambda: command_size_limit)
         self._over_capacity = False
         self._gateway = handler
+        self.counted_client: str | None = None
+        """The client address while this connection counts against its pre-AUTH limit."""
         super().__init__(handler, **kwargs)
 
     def _create_session(self) -> GatewaySession:
@@ -93,15 +101,10 @@ class GatewaySMTP(SMTP):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         first = self.transport is None
         if first:
-            if self._gateway.stats.connections >= self._gateway.settings.server.max_connections or (
-                self._gateway.closing
-            ):
+            refusal = self._gateway.admit(self, transport.get_extra_info("peername"))
+            if refusal is not None:
                 self._over_capacity = True
-                text = (
-                    replies.S421_SHUTTING_DOWN if self._gateway.closing else replies.S421_TOO_MANY_CONNECTIONS
-                )
-                host = self._gateway.settings.server.hostname
-                transport.write((text.format(host=host) + "\r\n").encode())  # type: ignore[attr-defined]
+                transport.write((refusal + "\r\n").encode())  # type: ignore[attr-defined]
                 transport.close()
                 return
             self._gateway.stats.connections += 1
@@ -112,9 +115,20 @@ class GatewaySMTP(SMTP):
             return
         if self.transport is not None:
             self._gateway.stats.connections -= 1
+        self.release_client_slot()
         if isinstance(self.session, GatewaySession):
             self._gateway.end_transaction(self.session, abort=True)
         super().connection_lost(error)
+
+    def release_client_slot(self) -> None:
+        """Stop counting this connection against its address's pre-AUTH limit (authenticated, or gone)."""
+        ip, self.counted_client = self.counted_client, None
+        if ip is not None:
+            left = self._gateway.pre_auth[ip] - 1
+            if left > 0:
+                self._gateway.pre_auth[ip] = left
+            else:
+                del self._gateway.pre_auth[ip]
 
 
 class GatewayHandler:
@@ -134,6 +148,8 @@ class GatewayHandler:
         self.stats = Stats()
         self.closing = False
         self.networks = [ipaddress.ip_network(n, strict=False) for n in settings.server.allowed_networks]
+        self.pre_auth: collections.Counter[str] = collections.Counter()
+        """Open connections per client address outside allowed_networks that have not authenticated."""
         self.maildir_upstream = isinstance(pipeline.upstream, MaildirUpstream)
 
     # ------------------------------------------------------------------ helpers
@@ -141,7 +157,10 @@ class GatewayHandler:
     def relay_allowed(self, session: Session) -> bool:
         if getattr(session, "authenticated", False):
             return True
-        host = self.peer_ip(session)
+        return self.address_allowed(self.peer_ip(session))
+
+    def address_allowed(self, host: str) -> bool:
+        """The client address is in allowed_networks (IPv4-mapped IPv6 addresses count as IPv4)."""
         try:
             addr = ipaddress.ip_address(host)
         except ValueError:
@@ -149,6 +168,29 @@ class GatewayHandler:
         if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
             addr = addr.ipv4_mapped
         return any(addr in net for net in self.networks)
+
+    def admit(self, server: GatewaySMTP, peer: object) -> str | None:
+        """The 421 for a new connection over a limit, or None (and the connection is counted).
+
+        Besides the global cap, a client outside allowed_networks may hold only so many connections before
+        it authenticates, so one host cannot take every slot with idle connections; the relay's own clients
+        (Exchange: one host, many connections) are in allowed_networks and exempt.
+        """
+        server_settings = self.settings.server
+        host = server_settings.hostname
+        if self.closing:
+            return replies.S421_SHUTTING_DOWN.format(host=host)
+        if self.stats.connections >= server_settings.max_connections:
+            return replies.S421_TOO_MANY_CONNECTIONS.format(host=host)
+        ip = str(peer[0]) if isinstance(peer, tuple) else str(peer or "")
+        if self.address_allowed(ip):
+            return None
+        if self.pre_auth[ip] >= server_settings.max_connections_per_client:
+            log.warning("client_connection_limit", peer=ip, limit=server_settings.max_connections_per_client)
+            return replies.S421_TOO_MANY_FROM_CLIENT.format(host=host)
+        self.pre_auth[ip] += 1
+        server.counted_client = ip
+        return None
 
     @staticmethod
     def peer_ip(session: Session | None) -> str:
@@ -181,6 +223,11 @@ class GatewayHandler:
     ) -> str:
         if self.closing:
             return replies.S421_SHUTTING_DOWN.format(host=self.settings.server.hostname)
+        # A permanent answer now: the upstream client library would raise on it, and a 451 is retried for days.
+        if has_control(address):
+            return replies.S501_SENDER_SYNTAX
+        if has_control(*mail_options):
+            return replies.S501_PARAMETER_SYNTAX
         self.end_transaction(session, abort=True)
         smtp_address = address  # aiosmtpd needs "<>" kept for the null sender
         if address == "<>":
@@ -234,6 +281,10 @@ class GatewayHandler:
         if not self.relay_allowed(session):
             log.info("relay_denied", txn=st.txn_id, peer=self.peer_ip(session))
             return replies.S554_RELAY_DENIED
+        if has_control(address):
+            return replies.S553_RECIPIENT_SYNTAX
+        if has_control(*rcpt_options):
+            return replies.S501_PARAMETER_SYNTAX
         if len(envelope.rcpt_tos) >= self.settings.server.max_recipients:
             return replies.S452_TOO_MANY_RECIPIENTS
         if st.upstream is not None:
@@ -335,6 +386,7 @@ class GatewayHandler:
             monitor=out.monitor if out else [],
             incident=out.incident if out else "",
             reply=(out.reply[:3] if out else ""),
+            error=(out.error if out else ""),
             upstream=(out.upstream[:3] if out and out.upstream else ""),
             seconds=round(elapsed, 4),
             timings={k: round(v, 4) for k, v in (out.timings.items() if out else [])},
@@ -354,4 +406,6 @@ class GatewayHandler:
         user = auth_data.login.decode("utf-8", "replace")
         ok = self.users.verify(user, auth_data.password)
         log.info("auth", success=ok, mechanism=mechanism)
+        if ok and isinstance(server, GatewaySMTP):
+            server.release_client_slot()
         return AuthResult(success=ok, handled=False, auth_data=user if ok else None)

@@ -16,6 +16,7 @@ S250_MAIL_OK = "250 2.1.0 Sender ok"
 S250_RCPT_OK = "250 2.1.5 Recipient ok"
 
 S421_TOO_MANY_CONNECTIONS = "421 4.7.0 {host} Too many connections, try again later"
+S421_TOO_MANY_FROM_CLIENT = "421 4.7.0 {host} Too many connections from your address, try again later"
 S421_SHUTTING_DOWN = "421 4.3.2 {host} Service shutting down, try again later"
 S421_TIMEOUT = "421 4.4.2 {host} Transaction took too long, closing connection"
 S451_INTERNAL = "451 4.3.0 Temporary internal error, please try again later"
@@ -25,6 +26,9 @@ S451_UPSTREAM_UNAVAILABLE = "451 4.4.1 Next hop unavailable, please try again la
 S451_UPSTREAM_TEMPFAIL = "451 4.4.0 Next hop temporarily refused the message, please try again later"
 S452_TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 
+S501_SENDER_SYNTAX = "501 5.5.4 Invalid character in sender address"
+S501_PARAMETER_SYNTAX = "501 5.5.4 Invalid character in command parameters"
+S553_RECIPIENT_SYNTAX = "553 5.1.3 Invalid character in recipient address"
 S552_TOO_MANY_HEADERS = "552 5.3.4 Message has too many header fields"
 S554_RELAY_DENIED = "554 5.7.1 Relay access denied"
 S554_BARE_LINE_ENDING = (

@@ -17,6 +17,7 @@ from gateway.oneline import one_line
 _LINE_END = re.compile(rb"\r\n|\n|\r")
 _HEADER_NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:")
 _UNSAFE_TOKEN = re.compile(r"[^A-Za-z0-9.\-_:\[\]@]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,12 @@ def strip_dlp_headers(data: bytes) -> tuple[bytes, int, int]:
     if not removed:
         return data, 0, len(fields)
     return b"".join(kept) + rest, removed, len(fields)
+
+
+def has_control(*values: str) -> bool:
+    """A C0/C1 control character or DEL in an envelope address or parameter: no mail system produces one, and
+    letting it through would make the next hop's client library raise (a 451 the client retries for days)."""
+    return any(_CONTROL.search(v) for v in values)
 
 
 def safe_token(value: str, limit: int = 100) -> str:

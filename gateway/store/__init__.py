@@ -23,7 +23,9 @@ if TYPE_CHECKING:
         ReleaseFailed,
         ReleaseUncertain,
         SchemaError,
+        StoreChanged,
         StoreError,
+        StoreMissing,
     )
     from gateway.store.quarantine import ReleaseClaim
     from gateway.store.records import (
@@ -46,6 +48,8 @@ _EXPORTS = {
     "ReleaseUncertain": "gateway.store.errors",
     "SchemaError": "gateway.store.errors",
     "StoreError": "gateway.store.errors",
+    "StoreChanged": "gateway.store.errors",
+    "StoreMissing": "gateway.store.errors",
     "ReleaseClaim": "gateway.store.quarantine",
     "MARKABLE": "gateway.store.records",
     "STATUSES": "gateway.store.records",
@@ -70,7 +74,9 @@ __all__ = [
     "ReleaseUncertain",
     "SchemaError",
     "Store",
+    "StoreChanged",
     "StoreError",
+    "StoreMissing",
     "database_url",
     "incident_status",
 ]

@@ -10,8 +10,10 @@ so the SMTP reply never waits for it.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 import sqlalchemy as sa
@@ -21,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from gateway.oneline import one_line
 from gateway.store import migrate
 from gateway.store.crypto import MessageCipher
-from gateway.store.engine import make_engine, writer
-from gateway.store.errors import SchemaError, StoreError
+from gateway.store.engine import make_engine, sqlite_file, writer
+from gateway.store.errors import SchemaError, StoreChanged, StoreError, StoreMissing
 from gateway.store.records import AuditRecord, format_reference
 from gateway.store.schema import audit, incident_numbers, utcnow
 
@@ -67,21 +69,40 @@ class StoreBase:
         self.node = cfg.gateway.node_name
         self._writer = writer(engine)
         self._listener: AfterCommit | None = None
+        self._file: Path | None = None
+        self._identity: tuple[int, int] | None = None
+        self._changed_logged = False
 
     # ---------------------------------------------------------------- lifecycle
 
     @classmethod
-    async def open(cls, cfg: Config, *, clock: Clock | None = None, upgrade: bool | None = None) -> Self:
+    async def open(
+        cls, cfg: Config, *, clock: Clock | None = None, upgrade: bool | None = None, create: bool = True
+    ) -> Self:
         """Connect, then check the schema: the embedded SQLite file is upgraded in place (a fresh machine just
         works); PostgreSQL, shared by several nodes, is only upgraded when asked (``store.auto_upgrade`` or
-        ``dlpgate db upgrade``), otherwise start-up stops with a message saying so."""
+        ``dlpgate db upgrade``), otherwise start-up stops with a message saying so.
+
+        ``create=False`` (the governance commands) refuses a SQLite database that does not exist or holds no
+        schema (``StoreMissing``) instead of creating one: an empty new file would tell an operator that run the
+        command from the wrong place that the quarantine is empty. The SQLite file's identity is recorded here
+        and checked around every write (see ``_check_file``)."""
         cipher = MessageCipher.from_env(
             cfg.gateway.store.encryption_key_env, required=cfg.gateway.store.encryption_key_env is not None
         )
+        path = sqlite_file(cfg)
+        if path is not None and not create and not path.is_file():
+            raise StoreMissing(_missing_message(cfg, path, "does not exist"))
         engine = make_engine(cfg)
         store = cls(cfg, engine, cipher, clock)
         try:
+            if path is not None and not create and (await store.schema_status()).current is None:
+                raise StoreMissing(_missing_message(cfg, path, "holds no dlpgate data"))
             await store._check_schema(upgrade)
+            if path is not None:
+                store._file = path
+                st = os.stat(path)
+                store._identity = (st.st_dev, st.st_ino)
         except BaseException:
             await engine.dispose()
             raise
@@ -142,7 +163,9 @@ class StoreBase:
         await self.engine.dispose()
 
     async def ping(self) -> bool:
+        """Readiness: the database answers, and (SQLite) it is still the file configured."""
         try:
+            self._check_file()
             async with self.engine.connect() as conn:
                 await conn.execute(sa.text("SELECT 1"))
             return True
@@ -150,10 +173,36 @@ class StoreBase:
             log.warning("store.ping_failed", error=exc.__class__.__name__)
             return False
 
+    def _check_file(self) -> None:
+        """An open SQLite connection keeps writing into its file after that file was deleted or replaced at the
+        configured path (a restore, a clean-up script): commits succeed, and vanish at the next restart. So the
+        file's identity (device and inode, taken at open) is compared with the path's before and after every
+        write; a mismatch raises ``StoreChanged`` (a 451 on the SMTP path, never "held"). PostgreSQL: no-op."""
+        if self._file is None:
+            return
+        try:
+            st = os.stat(self._file)
+            same = (st.st_dev, st.st_ino) == self._identity
+        except OSError:
+            same = False
+        if same:
+            return
+        if not self._changed_logged:
+            self._changed_logged = True
+            log.error("store.file_changed", file=str(self._file))
+        raise StoreChanged(
+            f"the database file {self._file} was removed or replaced while dlpgate had it open; writes are "
+            "refused until dlpgate is restarted"
+        )
+
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
+        """One write transaction, committed when the block ends. The file check after the commit is what makes
+        "committed" mean "in the configured database": only then may the caller answer 250."""
+        self._check_file()
         async with self._writer.begin() as conn:
             yield conn
+        self._check_file()
 
     # ---------------------------------------------------------------- references
 
@@ -207,3 +256,10 @@ class StoreBase:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(q)).mappings().all()
         return [AuditRecord.from_row(r) for r in rows]
+
+
+def _missing_message(cfg: Config, path: Path, what: str) -> str:
+    return (
+        f"no database: {path} {what}. Nothing has been stored with this configuration ({cfg.directory}); "
+        "check --config (a relative state_dir is relative to the folder that holds the config folder)"
+    )

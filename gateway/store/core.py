@@ -2,7 +2,7 @@
 object built from its parts (each module under ``gateway.store`` does one job; ``StoreBase`` holds what they
 share). Callers keep one handle: ``await Store.open(cfg)``.
 
-The SMTP path uses ``quarantine``, ``record_incident`` and ``ping``; the governance CLI, the digest and
+The SMTP path uses ``quarantine``, ``record_incident`` (``spool_incident`` when that fails) and ``ping``; the governance CLI, the digest and
 ``gateway.notify`` use the rest. The store stores and nothing else: mail after a commit (alerts, sender
 notices) is ``gateway.notify``'s, told through ``attach_listener``.
 """
@@ -13,7 +13,8 @@ from gateway.store.digests import DigestBook
 from gateway.store.incidents import IncidentBook
 from gateway.store.quarantine import QuarantineBook
 from gateway.store.retention import Retention
+from gateway.store.spool import IncidentSpool
 
 
-class Store(IncidentBook, QuarantineBook, DigestBook, Retention):
+class Store(IncidentSpool, IncidentBook, QuarantineBook, DigestBook, Retention):
     """See the module docstring and each part's."""

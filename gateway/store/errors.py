@@ -11,6 +11,16 @@ class SchemaError(StoreError):
     """The database schema is not the one this version needs."""
 
 
+class StoreMissing(StoreError):
+    """The configured SQLite database does not exist (or holds no schema) and the caller only reads or changes
+    what is stored: creating an empty one would show an empty quarantine to someone looking for a held message."""
+
+
+class StoreChanged(StoreError):
+    """The SQLite file open in this process is no longer the one at the configured path (deleted, or replaced by
+    another file): a write would go where nobody will ever read it, so every write fails until a restart."""
+
+
 class EncryptionKeyError(StoreError):
     """The at-rest key is missing or wrong."""
 

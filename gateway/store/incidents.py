@@ -42,19 +42,37 @@ class IncidentBook(StoreBase):
         """For reject/encrypt/tag decisions and for passed messages with monitor hits. A delivered message that
         a monitor rule would have encrypted or stopped becomes a ``potential_breach`` with a 24-hour deadline;
         after the commit the listener is told, so the caller need not raise the alert itself."""
-        now = self.clock()
-        claim = False
+        values = incident_values(
+            sub, scan, decision, reference="", node=self.node, now=self.clock(),
+            delivered=delivered, quarantined=False, upstream_reply=upstream_reply,
+        )
+        ref = await self._insert_incident(values)
+        assert ref is not None
+        return ref
+
+    async def _insert_incident(self, values: dict[str, Any], *, once: bool = False) -> str | None:
+        """Insert an incident row built by ``incident_values`` (its ``reference`` is assigned here, from the
+        database sequence, in the row's own year). ``once`` (a spooled record written again) first looks for
+        the same transaction's incident from this node and returns None when it is already there."""
+        now: datetime = values["created_at"]
+        claim = values["status"] == "potential_breach" and self._claims_alerts
         async with self._write() as conn:
+            if once:
+                existing = (
+                    await conn.execute(
+                        sa.select(incidents.c.reference).where(
+                            incidents.c.txn_id == values["txn_id"],
+                            incidents.c.node == values["node"],
+                            incidents.c.created_at == now,
+                        )
+                    )
+                ).first()
+                if existing is not None:
+                    return None
             ref = await self._next_reference(conn, now)
-            values = incident_values(
-                sub, scan, decision, reference=ref, node=self.node, now=now,
-                delivered=delivered, quarantined=False, upstream_reply=upstream_reply,
-            )
-            claim = values["status"] == "potential_breach" and self._claims_alerts
-            if claim:
-                values["alert_attempt_at"] = now
-            await conn.execute(sa.insert(incidents).values(**values))
-        log.info("incident.recorded", reference=ref, status=values["status"], action=decision.action.label)
+            row = values | {"reference": ref} | ({"alert_attempt_at": self.clock()} if claim else {})
+            await conn.execute(sa.insert(incidents).values(**row))
+        log.info("incident.recorded", reference=ref, status=values["status"], action=values["action"])
         if claim:
             self._after_commit("alert", ref, lambda listener: listener.potential_breach(ref))
         return ref

@@ -80,6 +80,20 @@ Sort code: 20-45-77
 Account number: 43567890
 Questions to our credit controller, Helen Marsh.
 """, NONE, absent=("UK_BANK_ACCOUNT",)),
+    Case("conference-call-passcode", "Conference call tomorrow at 10am CST.\nDial-in: 1-800-555-0199\n"
+         "Participant passcode: 401 023 2137\nHost: Vince Kaminski", NONE, absent=("UK_NHS",)),
+    Case("travel-itinerary", "Your itinerary\nPassenger: Jeff Dasovich\nConfirmation: 943-476-5919\n"
+         "Hotel: Hilton San Francisco, 333 O'Farrell Street, San Francisco, CA 94102", NONE,
+         absent=("UK_NHS", "UK_STREET_ADDRESS")),
+    Case("invoice-footer-with-bank-details", """Hi Alan,
+
+Invoice 4471 for the March consultancy is attached.
+
+Thanks
+Priya
+
+Northgate Consulting LLP | 45 King Street, Manchester M2 4LQ | VAT No GB 123 4567 89
+Bank: Barclays | Sort code 20-45-77 | Account 43567890""", NONE, absent=("UK_BANK_ACCOUNT", "UK_STREET_ADDRESS")),
     # still caught
     Case("nhs-number-with-label", "I write about Leah Carter (NHS No 943 476 5919), who attended clinic on 3 May.",
          PERSONAL, present=(("UK_NHS", "943 476 5919"),)),
@@ -141,6 +155,12 @@ Smith Jones Solicitors LLP
          "and Greg Whalley will attend.", NONE, absent=("UK_STREET_ADDRESS",)),
     Case("office-move", "From Monday our new office is at 2nd Floor, 10 Wellington Street, Leeds LS1 4AP. "
          "Ask Tom Baker at reception for a visitor pass.", NONE, absent=("UK_STREET_ADDRESS",)),
+    Case("contract-parties", "THIS AGREEMENT is made between Enron North America Corp., a Delaware corporation "
+         "having its principal office at 1400 Smith Street, Houston, Texas 77002, and Calpine Energy Services, "
+         "L.P., having its office at 50 West San Fernando Street, San Jose. Attention: Tracy Ngo.", NONE,
+         absent=("UK_STREET_ADDRESS",)),
+    Case("event-venue", "The United Way 5K is on Saturday at Memorial Park, 6501 Memorial Drive. Bring your "
+         "family! Contact Cindy Olson to sign up.", NONE, absent=("UK_STREET_ADDRESS",)),
     # still caught
     Case("child-home-address", "Please note that Amelia Watson now lives with her grandmother at 27 Elm Grove, "
          "Harrogate HG1 2PL and attends St Peter's Primary.", PERSONAL,
@@ -169,6 +189,8 @@ ROLES = [
          "Order by 9pm at 12 High Street, Leeds LS1 6AB.", NONE),
     Case("father-of-lies", "The vicar said that Satan, the father of lies, was the subject of Sunday's sermon.",
          NONE),
+    Case("mothers-day-notice", "It's Mother's Day on Sunday, so the canteen closes early on Friday. Happy "
+         "Mothering Sunday to all mums from the Facilities Team, 10 Wellington Place, Leeds LS1 4AP.", NONE),
     Case("brother-printer", "The Brother International printer on the 3rd floor is broken; Mother Nature "
          "is not to blame. Ring Kevin Ashworth.", NONE),
     # still caught
@@ -225,7 +247,37 @@ HTML_CHILD = """<html><body><p>Dear Ms Okafor,</p>
 <p>Amelia Watson now lives with her grandmother at 27 Elm Grove, Harrogate HG1 2PL.</p>
 <p>Kind regards,<br>Priya Patel</p></body></html>"""
 
+GMAIL_HTML = """<div dir="ltr">Hi Tom,<div><br></div><div>Works for me. Grace Kim will bring the samples to 45 King
+Street on Thursday.</div><div><br></div><div>Best,</div><div>Rachel</div><div><br></div>-- <br>
+<div class="gmail_signature"><div>Rachel Green | Sales Director</div><div>Central Perk Holdings Ltd</div>
+<div>90 Bedford Street, London WC2E 9HE</div></div></div><br><div class="gmail_quote">
+<div class="gmail_attr">On Mon, 12 Mar 2024 at 09:14, Tom Baker &lt;<a href="mailto:tom.baker@harbour.example">
+tom.baker@harbour.example</a>&gt; wrote:<br></div><blockquote class="gmail_quote">Hi Rachel,<br><br>Can we meet at
+our office, 45 King Street, Manchester M2 4LQ on Thursday?<br><br>Thanks<br>Tom Baker<br>Procurement Manager<br>
+Harbour Logistics Ltd<br>45 King Street, Manchester M2 4LQ</blockquote></div>"""
+
+NEWSLETTER_HTML = """<html><body><table width="600"><tr><td><h1>Spring Update</h1><p>Our founder Maria Lopez shares
+what's next for the studio, and we introduce our new head chef, Daniel Okoro.</p></td></tr>
+<tr><td><p>Book now for Mother's Day lunch!</p></td></tr>
+<tr><td style="font-size:11px;color:#999"><em>Copyright © 2024 Green Fork Kitchen, All rights reserved.</em><br>
+You are receiving this email because you opted in via our website.<br><br><strong>Our mailing address is:</strong>
+<br>Green Fork Kitchen<br>12 Canal Street<br>Manchester M1 3HE<br>United Kingdom<br><br>
+<a href="*|UNSUB|*">unsubscribe from this list</a></td></tr></table></body></html>"""
+
+TABLE_SIGNATURE_HTML = """<html><body><p>Hello Sam,</p><p>Attached is the signed contract. Any questions, ask Priya
+Shah.</p><p>Regards</p><table><tr><td><img src="cid:logo.png" alt="Acme Energy"></td><td><b>Jane Doe</b> | Account
+Director | Acme Energy Ltd<br>12 Harbour Street, Bristol BS1 4RW | T 0117 496 0000 | M 07700 900123 |
+<a href="https://acme.example">acme.example</a></td></tr></table><p style="font-size:8pt">This email is
+confidential. Acme Energy Ltd, registered in England No. 01234567. Registered office 12 Harbour Street, Bristol
+BS1 4RW.</p></body></html>"""
+
 HTML = [
+    Case("gmail-html-signature-and-quote", GMAIL_HTML, NONE, location="body.html", html=True,
+         absent=("UK_STREET_ADDRESS",)),
+    Case("html-newsletter-footer", NEWSLETTER_HTML, NONE, location="body.html", html=True,
+         absent=("UK_STREET_ADDRESS",)),
+    Case("html-table-signature-and-disclaimer", TABLE_SIGNATURE_HTML, NONE, location="body.html", html=True,
+         absent=("UK_STREET_ADDRESS",)),
     Case("outlook-html-signature-and-quoted-header", OUTLOOK_HTML, NONE, location="body.html", html=True,
          absent=("UK_STREET_ADDRESS",)),
     Case("html-signature-without-sign-off", HTML_NO_SIGNOFF, NONE, location="body.html", html=True,

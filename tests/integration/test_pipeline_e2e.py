@@ -50,13 +50,14 @@ def _sample_bytes(name: str) -> bytes:
 
 
 async def test_protected_information_to_external_is_encrypted_by_subject_tag(env: Env) -> None:
-    """Child's details to an external solicitor: relayed with the encryption trigger prefixed once, X-DLP tags."""
+    """Child's details to an external solicitor: relayed with the encryption trigger prefixed once and no X-DLP-*
+    field (an outside recipient must not read what was detected)."""
     before = len(env.upstream.handler.messages)
     await env.send_sample("protected-info-fire.eml", "jane.smith@cafcass.gov.uk", ["n.okafor@okafor-law.co.uk"])
     msg = env.upstream.handler.messages[before]
     head = msg.data.split(b"\r\n\r\n", 1)[0]
     assert b"\r\nSubject: [encrypt] Amelia - details\r\n" in head
-    assert b"X-DLP-Decision: encrypt" in head
+    assert b"X-DLP-" not in head
     assert b"Amelia Rose Thompson" in msg.data  # the body itself is relayed unchanged
     assert b"943 476 5919" not in head  # no values in our headers
 

@@ -372,13 +372,14 @@ async def test_schema_behind_refuses_to_start(tmp_path: Path, store_url: str | N
 
 
 async def test_sqlite_is_durable_and_private(tmp_path: Path) -> None:
-    """The embedded database runs in WAL mode with synchronous=FULL, and only its owner can read the file."""
+    """The embedded database runs with a rollback journal (no memory-mapped WAL index to SIGBUS on) and
+    synchronous=EXTRA (the journal's removal, the commit point, is synced too), and only its owner can read it."""
     store = await open_store(tmp_path, None)
     try:
         await held(store)
         async with store.engine.connect() as conn:
-            assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
-            assert (await conn.exec_driver_sql("PRAGMA synchronous")).scalar() == 2
+            assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "delete"
+            assert (await conn.exec_driver_sql("PRAGMA synchronous")).scalar() == 3
         mode = stat.S_IMODE(os.stat(store.cfg.state_dir / "dlpgate.db").st_mode)
         assert mode == 0o600
     finally:

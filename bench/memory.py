@@ -1,0 +1,238 @@
+"""Memory benchmark: peak RSS a running `dlpgate serve` adds per large message in flight (issue 13).
+
+    .venv/bin/python bench/memory.py --messages 4 --size-mb 30
+
+Starts an aiosmtpd upstream that delivers to a Maildir (its own process, not measured) and `dlpgate serve`
+with scanning on (the packaged policy and detectors, ``--workers`` scan workers), waits until the gateway
+listens (its workers have loaded their models by then), samples the summed VmRSS of the gateway and every
+process under it (the scan workers) from /proc for a baseline, then sends ``--messages`` messages of
+``--size-mb`` MB at once, one connection each, and keeps sampling until every reply is in. Prints the
+baseline, the peak, the peak added per message in flight and its ratio to the message size (the target is
+at most 2x), the replies, how many messages reached the Maildir byte for byte, and the command to re-run.
+
+The message is a short text body and one attachment of random bytes (``application/octet-stream``): it passes
+the packaged policy, so the figure is the relay path (receive, scan, relay), not the quarantine. Figures are
+for this machine; RSS depends on the allocator, so run it twice before comparing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import aiosmtplib
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+SINK = r"""
+import asyncio, mailbox, sys
+from aiosmtpd.smtp import SMTP
+box = mailbox.Maildir(sys.argv[2], create=True)
+class H:
+    async def handle_DATA(self, server, session, envelope):
+        box.add(envelope.original_content)
+        return "250 2.0.0 Ok: delivered"
+class Big(SMTP):
+    line_length_limit = 1_000_000
+async def main():
+    loop = asyncio.get_running_loop()
+    await loop.create_server(lambda: Big(H(), hostname="sink", data_size_limit=None, loop=loop),
+                             "127.0.0.1", int(sys.argv[1]))
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 300) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise SystemExit(f"process exited with {proc.returncode} before port {port} opened")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"port {port} did not open")
+
+
+def tree(root: int) -> list[int]:
+    """The root pid and every descendant, from /proc/*/stat (field 4 is the parent pid)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(parents.get(pid, []))
+    return out
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class Sampler(threading.Thread):
+    """Samples the process tree's summed VmRSS every ``interval`` seconds; keeps the peak."""
+
+    def __init__(self, root: int, interval: float = 0.02) -> None:
+        super().__init__(daemon=True)
+        self.root, self.interval = root, interval
+        self.peak = 0
+        self.peak_parts: dict[int, int] = {}
+        self.stop = threading.Event()
+
+    def sample(self) -> tuple[int, dict[int, int]]:
+        parts = {pid: rss_kib(pid) for pid in tree(self.root)}
+        return sum(parts.values()), parts
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            total, parts = self.sample()
+            if total > self.peak:
+                self.peak, self.peak_parts = total, parts
+            time.sleep(self.interval)
+
+
+def message(i: int, size: int) -> bytes:
+    """A text body and one base64 attachment of random bytes, ``size`` bytes in all (to within a line)."""
+    payload = os.urandom(size * 3 // 4)
+    b64 = base64.encodebytes(payload).replace(b"\n", b"\r\n")
+    return (
+        b"From: Sender <sender@cafcass.gov.uk>\r\nTo: Rcpt <rcpt@example.org>\r\n"
+        b"Subject: Memory benchmark %d\r\nMessage-ID: <mem-%d@bench.test>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+        b"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nPlease find the data attached.\r\n"
+        b'--b1\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="data.bin"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n" % (i, i)
+    ) + b64 + b"--b1--\r\n"
+
+
+async def send_all(port: int, messages: list[bytes]) -> list[str]:
+    async def one(data: bytes) -> str:
+        try:
+            async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=600) as client:
+                errors, text = await client.sendmail("sender@cafcass.gov.uk", ["rcpt@example.org"], data)
+                return f"250 {text}"[:80]
+        except aiosmtplib.SMTPResponseException as exc:
+            return f"{exc.code} {exc.message}"[:80]
+        except Exception as exc:  # the benchmark reports every outcome, it never stops at the first
+            return f"error {exc.__class__.__name__}: {exc}"[:80]
+
+    return list(await asyncio.gather(*(one(m) for m in messages)))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--messages", type=int, default=4, help="messages sent at once (one connection each)")
+    ap.add_argument("--size-mb", type=float, default=30.0, help="size of each message in MB (10^6 bytes)")
+    ap.add_argument("--workers", type=int, default=2, help="scan worker processes")
+    ap.add_argument("--no-scan", action="store_true", help="scanning off: the SMTP edge and relay alone")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder and print its path")
+    args = ap.parse_args()
+    size = int(args.size_mb * 1_000_000)
+    command = (f".venv/bin/python bench/memory.py --messages {args.messages} --size-mb {args.size_mb:g} "
+               f"--workers {args.workers}" + (" --no-scan" if args.no_scan else ""))
+    print(f"# command: {command}")
+    print(f"# machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
+    tmp = Path(tempfile.mkdtemp(prefix="dlpgate-mem-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        maildir = tmp / "maildir"
+        sink_port = free_port()
+        procs.append(subprocess.Popen([sys.executable, "-c", SINK, str(sink_port), str(maildir)]))
+        wait_port(sink_port, procs[-1])
+        cfg = tmp / "config"
+        shutil.copytree(REPO / "config", cfg)
+        data = yaml.safe_load((cfg / "gateway.yaml").read_text())
+        data["state_dir"] = str(tmp / "state")
+        data["scan"]["enabled"] = not args.no_scan
+        data["scan"]["workers"] = args.workers
+        data["scan"]["deadline_seconds"] = 600
+        data["scan"]["queue_wait_seconds"] = 600
+        data["metrics"]["listen"] = None
+        data["digest"]["enabled"] = False
+        data["notifications"]["notify_sender_on_quarantine"] = False
+        data["alerts"]["email"] = False
+        (cfg / "gateway.yaml").write_text(yaml.safe_dump(data))
+        gw_port = free_port()
+        gateway = subprocess.Popen(
+            [str(REPO / ".venv/bin/dlpgate"), "serve", "--config", str(cfg), "--listen", f"127.0.0.1:{gw_port}",
+             "--upstream", f"smtp://127.0.0.1:{sink_port}"],
+            stderr=open(tmp / "gateway.log", "wb"),  # noqa: SIM115 - closed with the process
+        )
+        procs.append(gateway)
+        wait_port(gw_port, gateway)
+        time.sleep(2)
+        sampler = Sampler(gateway.pid)
+        base = [sampler.sample()[0] for _ in range(10) if time.sleep(0.1) is None]
+        baseline = min(base)
+        bodies = [message(i, size) for i in range(args.messages)]
+        sampler.start()
+        t0 = time.perf_counter()
+        results = asyncio.run(send_all(gw_port, bodies))
+        elapsed = time.perf_counter() - t0
+        time.sleep(0.2)
+        sampler.stop.set()
+        sampler.join()
+        delivered = [p.read_bytes() for p in sorted((maildir / "new").glob("*"))] if (maildir / "new").is_dir() else []
+        exact = sum(1 for d in delivered if any(d.endswith(b) for b in bodies))
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(30)
+        if args.keep:
+            print(f"# kept: {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    mb = 1024 / 1_000_000  # KiB -> MB
+    added = (sampler.peak - baseline) * 1024
+    per_message = added / args.messages
+    print(f"\nmessages in flight      {args.messages} x {size / 1e6:.1f} MB, scan workers {args.workers}"
+          f"{' (scan off)' if args.no_scan else ''}")
+    print(f"baseline RSS (tree)     {baseline * mb:8.1f} MB")
+    print(f"peak RSS (tree)         {sampler.peak * mb:8.1f} MB   "
+          f"({', '.join(f'{pid}: {kib * mb:.0f}' for pid, kib in sorted(sampler.peak_parts.items()))})")
+    print(f"peak added              {added / 1e6:8.1f} MB")
+    print(f"added per message       {per_message / 1e6:8.1f} MB = {per_message / size:.2f} x message size"
+          f"   (target <= 2.00 x)")
+    print(f"elapsed                 {elapsed:8.1f} s")
+    print(f"replies                 {sorted(set(results))}")
+    print(f"delivered byte-exact    {exact} of {len(delivered)} delivered, {args.messages} sent")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
