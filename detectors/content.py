@@ -44,6 +44,7 @@ from detectors.presidio_adapter import empty_artifacts
 from detectors.recognizers.layout import blocks, zones
 from detectors.recognizers.special import CATEGORY_KEY
 from detectors.redact import redact
+from detectors.sensitivity import Weights
 from detectors.settings import DetectorsSettings, load_detectors_settings
 from gateway.config_errors import read_list_file
 from gateway.mime.model import TextChunk
@@ -104,6 +105,8 @@ class ContentDetector:
             places=places,
             max_words=settings.person.max_words,
         )
+        self.weights = Weights.with_overrides(settings.entity_weights)
+        """Strong and linking entities for sensitivity: the defaults plus ``entity_weights``."""
         self.candidates = CandidateFilter(settings, allow, self.names)
         self.ner = NerPass(nlp, settings, ner_entities, self.names)
         self._empty_artifacts = empty_artifacts(self.language)
@@ -167,7 +170,7 @@ class ContentDetector:
             if ner == "all":
                 todo = [b for w in works for b in w.blocks]
             else:
-                todo = blocks_needing_ner(works, pattern_cands)
+                todo = blocks_needing_ner(works, pattern_cands, self.weights)
             self.ner.run(works, [b for b in todo if b.analysis.ner is None])
             cands = self.candidates.filtered(works, sender, include_ner=True)
         else:

@@ -17,7 +17,7 @@ from detectors.blocks import Block, Candidate, ChunkWork, Raw
 from detectors.findings import Finding, Sensitivity
 from detectors.names import NameRules
 from detectors.recognizers.layout import zones
-from detectors.sensitivity import assess_sensitivity
+from detectors.sensitivity import DEFAULT_WEIGHTS, Weights, assess_sensitivity
 from detectors.settings import DetectorsSettings
 
 _SENTENCE = re.compile(r"[^\n]+?(?:(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\bSt)[.!?](?=\s)|(?=\n)|$)")
@@ -29,14 +29,16 @@ def bare_finding(works: list[ChunkWork], c: Candidate) -> Finding:
     return Finding(c.entity, c.score, works[c.chunk].chunk.location, c.start, c.end, c.detector, "")
 
 
-def blocks_needing_ner(works: list[ChunkWork], cands: list[Candidate]) -> list[Block]:
+def blocks_needing_ner(
+    works: list[ChunkWork], cands: list[Candidate], weights: Weights = DEFAULT_WEIGHTS
+) -> list[Block]:
     """Blocks where a PERSON (anywhere in them, or next to any finding in them) would raise sensitivity.
 
     ``assess_sensitivity`` is monotone in PERSON findings, so if a PERSON placed at every finding of a block
     and at its start cannot raise the level, no name NER could find in that block can either.
     """
     findings = [bare_finding(works, c) for c in cands]
-    current = assess_sensitivity(findings)
+    current = assess_sensitivity(findings, weights)
     if current == Sensitivity.SPECIAL_CATEGORY:
         return []
     by_chunk: dict[int, list[Candidate]] = {}
@@ -51,7 +53,7 @@ def blocks_needing_ner(works: list[ChunkWork], cands: list[Candidate]) -> list[B
             lo, hi = bisect_left(starts, b.start), bisect_left(starts, b.end)
             spots = {b.start} | {c.start for c in mine[lo:hi]} | {c.end for c in mine[lo:hi]}
             synthetic = [Finding("PERSON", 1.0, loc, x, x, "hypothetical", "") for x in spots]
-            if assess_sensitivity(findings + synthetic) > current:
+            if assess_sensitivity(findings + synthetic, weights) > current:
                 need.append(b)
     return need
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from detectors.findings import RecipientClass, RecipientInfo
 from detectors.lookalike import LookalikeDetector, LookalikeParams, to_ascii, under
+from detectors.routing import route_of
 
 
 @dataclass(frozen=True)
@@ -147,9 +148,10 @@ class RecipientClassifier:
         return cls(organisation_domains, lists, detector)
 
     def is_internal(self, address: str) -> bool:
-        """An organisation domain or one of its subdomains."""
+        """An organisation domain or one of its subdomains, and no route in the local part (``detectors.routing``:
+        ``user%evil.com@org`` is delivered to evil.com by a hop that honours the percent hack)."""
         _, domain = split_address(address)
-        return bool(domain) and any(under(domain, d) for d in self.organisation)
+        return bool(domain) and any(under(domain, d) for d in self.organisation) and route_of(address) is None
 
     def classify(self, mail_from: str, sender_name: str, rcpt_tos: Sequence[str]) -> tuple[RecipientInfo, ...]:
         pairs = sender_name_pairs(mail_from, sender_name)
@@ -161,6 +163,14 @@ class RecipientClassifier:
         def info(cls: RecipientClass, evidence: str) -> RecipientInfo:
             return RecipientInfo(address=address, cls=cls, evidence=evidence)
 
+        route = route_of(address)
+        if route is not None:
+            # Judged by where a hop that honours the route would deliver, and never internal (defence in depth:
+            # the SMTP edge refuses these at RCPT, ``dlpgate scan`` reads them from headers or --rcpt).
+            routed = self._one(route.destination, pairs, known_personal)
+            evidence = f"{route.kind} routing address" + (f"; {routed.evidence}" if routed.evidence else "")
+            cls: RecipientClass = "external" if routed.cls == "internal" else routed.cls
+            return info(cls, evidence if routed.cls != "internal" else f"{route.kind} routing address")
         local, domain = split_address(address)
         if self.is_internal(address):
             return info("internal", "organisation domain")

@@ -5,13 +5,16 @@ every PERSON here is a third party. A name on its own, or a phone number or emai
 make a message personal: business mail is full of both. What does:
 
 * a strong identifier on its own (NHS, NINO, case number of any court or tribunal, date of birth, bank account,
-  passport, licence, card): a court reference identifies a case and the people in it;
+  passport, licence, card; plus whatever ``detectors.yaml`` ``entity_weights`` declares ``strong``): a court
+  reference identifies a case and the people in it;
 * the age of a particular person (``Amy, aged 7``, ``the appellant, now 34``, ``a 15-year-old boy``): the age
   recognizer reports an age only when its sentence is about someone, and judgments, reports and case notes
   that anonymise people still give their role and age;
 * a name with a family or party role around it (``the mother, Jane Smith``): case context;
-* a name near a street address or an IBAN (within ``PROXIMITY`` characters of the same text). A postcode on
-  its own does not link: signatures, venues and office footers are full of them.
+* a name near a street address or an IBAN, or an entity declared ``linking`` (within ``PROXIMITY`` characters of
+  the same text). A postcode on its own does not link: signatures, venues and office footers are full of them.
+  Only homes arrive here as street addresses: an organisation's address (premises parts, a company line above
+  it, a signature, letterhead or footer, the same address repeated in a reply) is not a finding at all.
 
 ``special_category`` is personal data plus a special-category topic anywhere in the message, a topic just
 after a name (``Sarah Jones disclosed she was sexually abused``: same clause, ``TOPIC_PROXIMITY``), or a
@@ -26,16 +29,46 @@ detection skip NER when no PERSON could change the outcome.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 from detectors.findings import Finding, Sensitivity
 from detectors.redact import case_number_system
+
+EntityWeight = Literal["strong", "linking", "none"]
+"""``strong``: personal on its own; ``linking``: makes a name near it personal; ``none``: neither."""
 
 STRONG_IDENTIFIERS = frozenset({
     "UK_NHS", "UK_NINO", "UK_FAMILY_CASE_NUMBER", "UK_COURT_CASE_NUMBER", "DATE_OF_BIRTH", "AGE",
     "UK_BANK_ACCOUNT", "UK_PASSPORT", "UK_DRIVING_LICENCE", "CREDIT_CARD",
 })
 LINKING_IDENTIFIERS = frozenset({"UK_STREET_ADDRESS", "IBAN_CODE"})
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """Which entities are strong identifiers and which link a name; the defaults above unless
+    ``detectors.yaml`` ``entity_weights`` says otherwise (a security team's own recognizer, say ``CHILD_REF``)."""
+
+    strong: frozenset[str] = STRONG_IDENTIFIERS
+    linking: frozenset[str] = LINKING_IDENTIFIERS
+
+    @classmethod
+    def with_overrides(cls, overrides: Mapping[str, EntityWeight]) -> Weights:
+        """The defaults with each named entity moved to its declared weight (``none`` takes it out of both)."""
+        strong, linking = set(STRONG_IDENTIFIERS), set(LINKING_IDENTIFIERS)
+        for entity, weight in overrides.items():
+            strong.discard(entity)
+            linking.discard(entity)
+            if weight == "strong":
+                strong.add(entity)
+            elif weight == "linking":
+                linking.add(entity)
+        return cls(frozenset(strong), frozenset(linking))
+
+
+DEFAULT_WEIGHTS = Weights()
 CASE_CONTEXT_DETECTORS = frozenset({"FamilyRoleNameRecognizer"})
 PROXIMITY = 250
 TOPIC_PROXIMITY = 60
@@ -73,16 +106,17 @@ class _Index:
         return any(max(f.start, x.start) - min(f.end, x.end) <= distance for f in fs[lo:hi])
 
 
-def assess_sensitivity(findings: Sequence[Finding]) -> Sensitivity:
-    """The message's level; see the module docstring for the rules."""
+def assess_sensitivity(findings: Sequence[Finding], weights: Weights = DEFAULT_WEIGHTS) -> Sensitivity:
+    """The message's level; see the module docstring for the rules. ``weights`` says which entities are strong
+    and which link a name (``Weights.with_overrides`` of the detectors settings' ``entity_weights``)."""
     persons = [f for f in findings if f.entity == "PERSON"]
     topics = [f for f in findings if f.entity == "SPECIAL_CATEGORY"]
-    strong = any(f.entity in STRONG_IDENTIFIERS for f in findings)
+    strong = any(f.entity in weights.strong for f in findings)
     case_numbers = any(f.entity == "UK_FAMILY_CASE_NUMBER" for f in findings)
     role_named = any(p.detector in CASE_CONTEXT_DETECTORS for p in persons)
     personal = strong or role_named
     if not personal and persons:
-        links = _Index([f for f in findings if f.entity in LINKING_IDENTIFIERS])
+        links = _Index([f for f in findings if f.entity in weights.linking])
         personal = any(links.near(p, PROXIMITY) for p in persons)
     topic_named = False
     if persons and topics:

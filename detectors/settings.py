@@ -19,7 +19,7 @@ from typing import Any, Literal
 import regex
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from gateway.config_errors import ConfigError, ConfigProblem, FrozenModel, model_from_data, read_yaml
+from gateway.config_errors import ConfigError, ConfigProblem, FrozenModel, did_you_mean, model_from_data, read_yaml
 
 
 class NlpModel(FrozenModel):
@@ -231,6 +231,12 @@ class DetectorsSettings(FrozenModel):
         ],
         description="Entities reported; all others are dropped.",
     )
+    entity_weights: dict[str, Literal["strong", "linking", "none"]] = Field(
+        default_factory=dict,
+        description="How much an entity weighs for the message's sensitivity, beyond the built-in weights "
+        "(detectors/sensitivity.py): `strong` (personal on its own, like an NHS number), `linking` (makes a "
+        "name near it personal, like a street address) or `none`. Each key is a reported entity.",
+    )
     allow_list: AllowList = Field(default_factory=AllowList, description="Values that are never findings.")
     nlp: NlpRuntime = Field(default_factory=NlpRuntime, description="spaCy run-time settings.")
     person: PersonSettings = Field(default_factory=PersonSettings, description="PERSON post-processing.")
@@ -244,6 +250,30 @@ class DetectorsSettings(FrozenModel):
             if not 0 <= score <= 1:
                 raise ValueError(f"threshold for {key} must be between 0 and 1")
         return v
+
+    @model_validator(mode="after")
+    def _entities_reported(self) -> DetectorsSettings:
+        reported = set(self.report_entities)
+        for entity in self.entity_weights:
+            if entity not in reported:
+                raise ValueError(
+                    f"entity_weights names `{entity}`, which is not in report_entities, so it is never found"
+                    + did_you_mean(entity, reported)
+                )
+        for r in self.recognizer_registry.recognizers:
+            if r.type != "custom" or not r.enabled:
+                continue
+            for entity in [r.supported_entity] if r.supported_entity else (r.supported_entities or []):
+                if entity not in reported:
+                    raise ValueError(
+                        f"recognizer `{r.name}` finds `{entity}`, which is not in report_entities: add it there "
+                        "(and give it a weight in entity_weights if it should make a message personal)"
+                    )
+        return self
+
+    def entity_vocabulary(self) -> frozenset[str]:
+        """Every entity a finding can carry: the reported ones (all others are dropped before findings)."""
+        return frozenset(self.report_entities)
 
     def list_files(self) -> list[tuple[str, str]]:
         """(key, relative path) of every file this configuration names, for existence checks."""

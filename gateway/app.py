@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from gateway.config import Config, load
+from gateway.config import Config, command_line_url, load
 from gateway.config_errors import ConfigError
+from gateway.message_spool import clear_stale, fernet_from_env
 from gateway.metrics import MetricsServer, Probes
 from gateway.pipeline import Outcome, Pipeline
 from gateway.policy.config import policy_warnings
@@ -26,6 +27,7 @@ from gateway.tasks import spawn
 from gateway.upstream import Upstream, make_upstream
 
 if TYPE_CHECKING:
+    from gateway.console.server import ConsoleServer
     from gateway.notify.notifier import Notifier
     from gateway.store import Store
 
@@ -44,9 +46,7 @@ def apply_overrides(cfg: Config, *, listen: str | None = None, upstream: str | N
         data["server"]["listen_host"] = host.strip("[]") or "127.0.0.1"
         data["server"]["listen_port"] = int(port)
     if upstream:
-        if upstream.startswith("maildir:"):  # typed by the operator: relative to where they typed it
-            upstream = f"maildir:{os.path.abspath(os.path.expanduser(upstream[len('maildir:'):]))}"
-        data["upstream"]["url"] = upstream
+        data["upstream"]["url"] = command_line_url(upstream)
     from gateway.config_errors import model_from_data
 
     gateway = model_from_data("command line", data, GatewaySettings)
@@ -77,6 +77,7 @@ class App:
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     generation: int = 1
     metrics: MetricsServer | None = None
+    console: ConsoleServer | None = None
 
     @property
     def port(self) -> int:
@@ -105,7 +106,15 @@ class App:
         if gw.server.auth.users_file is not None:
             users = UserDatabase.load(self.cfg.resolve(gw.server.auth.users_file))
         pipeline = Pipeline(self.store, self.upstream)
-        self.handler = GatewayHandler(gw, pipeline, self.current_runtime, users, self._outcome)
+        spool_dir = self.cfg.state_dir / "spool" / "messages"
+        stale = await asyncio.to_thread(clear_stale, spool_dir)  # left by a process that died mid-transaction
+        if stale:
+            log.info("message_spool_cleared", files=stale)
+        key_env = gw.store.encryption_key_env
+        self.handler = GatewayHandler(
+            gw, pipeline, self.current_runtime, users, self._outcome,
+            spool_dir=spool_dir, spool_key=fernet_from_env(key_env), spool_key_env=key_env,
+        )
         tls = _tls_context(self.cfg)
         loop = asyncio.get_running_loop()
         handler = self.handler
@@ -140,6 +149,23 @@ class App:
             scan=self.runtime.pool is not None,
         )
         self._start_background()
+        await self._start_console()
+
+    async def _start_console(self) -> None:
+        """The review console on its own listener, in this event loop. A console that cannot start (its port
+        taken) is logged and left off: mail keeps flowing."""
+        if not self.cfg.gateway.console.enabled or self.store is None:
+            return
+        from gateway.console.server import ConsoleServer
+
+        console = ConsoleServer(self.cfg, self.store)
+        try:
+            await console.start()
+        except (OSError, ValueError, SystemExit) as exc:
+            log.error("console.failed", listen=self.cfg.gateway.console.listen, error=exc.__class__.__name__,
+                      detail=str(exc)[:200])
+            return
+        self.console = console
 
     def _start_background(self) -> None:
         """Digest/retention scheduler and the metrics endpoint."""
@@ -247,6 +273,8 @@ class App:
         for proto in list(self._protocols):
             if proto.transport is not None:
                 proto.transport.close()
+        if self.console is not None:
+            await self.console.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

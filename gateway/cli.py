@@ -21,6 +21,9 @@ COMMANDS = (
     "digest",
     "db",
     "passwd",
+    "console",
+    "users",
+    "audit",
 )
 
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from detectors.settings import DetectorsSettings, load_detectors_settings
-from gateway.config_errors import ConfigError, ConfigProblem, FrozenModel, model_from_data, read_yaml
+from gateway.config_errors import ConfigError, ConfigProblem, FrozenModel, did_you_mean, model_from_data, read_yaml
 from gateway.mime.limits import ExtractionLimits
 from gateway.policy.config import PolicyConfig, load_policy
 from gateway.store.settings import AlertSettings, DigestSettings, NotificationSettings, StoreSettings
@@ -72,6 +72,19 @@ class ServerSettings(FrozenModel):
         description="Client networks that may relay without AUTH (CIDR).",
     )
     max_message_size: int = Field(50 * 1024 * 1024, ge=1024, description="SIZE limit in bytes.")
+    max_in_flight_bytes: int = Field(
+        512 * 1024 * 1024,
+        ge=1024,
+        description="Most bytes of all messages in flight together (being received, scanned or relayed); a "
+        "message that would go past it gets 451 4.3.1 and is sent again later. At least max_message_size.",
+    )
+    spool_threshold: int = Field(
+        1024 * 1024,
+        ge=0,
+        description="A message larger than this many bytes is kept in a file under state_dir/spool/messages while "
+        "in flight (encrypted with the quarantine's key when store.encryption_key_env is set; removed when "
+        "the transaction ends) instead of in memory.",
+    )
     max_recipients: int = Field(500, ge=1, description="Most RCPT TO per transaction (452 4.5.3 after).")
     max_connections: int = Field(200, ge=1, description="Concurrent client connections (421 4.7.0 after).")
     max_connections_per_client: int = Field(
@@ -97,6 +110,12 @@ class ServerSettings(FrozenModel):
     shutdown_grace: float = Field(30.0, ge=0, description="Seconds to let transactions finish on SIGTERM.")
     tls: TlsSettings = Field(default_factory=TlsSettings, description="STARTTLS settings.")
     auth: AuthSettings = Field(default_factory=AuthSettings, description="SMTP AUTH settings.")
+
+    @model_validator(mode="after")
+    def _budget_holds_one_message(self) -> ServerSettings:
+        if self.max_in_flight_bytes < self.max_message_size:
+            raise ValueError("max_in_flight_bytes must be at least max_message_size (one message must fit)")
+        return self
 
 
 class UpstreamSettings(FrozenModel):
@@ -174,6 +193,35 @@ class FilesSettings(FrozenModel):
     detectors: str = Field("detectors.yaml", description="Detector file, relative to the config folder.")
 
 
+class ConsoleTls(FrozenModel):
+    cert: Path | None = Field(None, description="PEM certificate chain for HTTPS. HTTPS is served when set.")
+    key: Path | None = Field(None, description="PEM private key for the certificate.")
+
+
+class ConsoleSettings(FrozenModel):
+    """The review console (issue 14): its own listener, served by `serve` and by `dlpgate console`."""
+
+    enabled: bool = Field(True, description="Serve the review console beside the SMTP listener.")
+    listen: str = Field(
+        "127.0.0.1:8026", pattern=r"^\[?[^\s\]]*\]?:\d{1,5}$", description="HOST:PORT (port 0 picks one)."
+    )
+    tls: ConsoleTls = Field(default_factory=ConsoleTls, description="HTTPS; cookies are Secure when set.")
+    public_url: str | None = Field(
+        None, description="The console's address as reviewers reach it (links in mail), e.g. https://dlp.example/."
+    )
+    session_idle_minutes: float = Field(30, gt=0, description="Signed out after this long without a request.")
+    session_absolute_hours: float = Field(10, gt=0, description="Signed out this long after signing in, whatever.")
+    secret_key_env: str | None = Field(
+        None,
+        description="Environment variable holding the session-signing key (the same on every node). Unset: a "
+        "random key kept in state_dir/console-secret (mode 0600), made on first start.",
+    )
+    lockout_after: int = Field(5, ge=1, description="Failed sign-ins in a row before the account is locked.")
+    lockout_seconds: float = Field(
+        60, gt=0, description="First lock; it doubles with every further failure (back-off), up to a day."
+    )
+
+
 class GatewaySettings(FrozenModel):
     node_name: str = Field(
         default_factory=lambda: os.uname().nodename, description="This node's name in incidents and logs."
@@ -200,6 +248,7 @@ class GatewaySettings(FrozenModel):
         default_factory=HeaderSettings, description="X-DLP-* fields on relayed mail (what may leave)."
     )
     files: FilesSettings = Field(default_factory=FilesSettings, description="Other config files.")
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings, description="The review console (web).")
 
 
 @dataclass(frozen=True)
@@ -266,6 +315,14 @@ def packaged_state_home(*, euid: int | None = None, env: Mapping[str, str] | Non
     return home / ".local" / "state" / "dlpgate"
 
 
+def command_line_url(url: str) -> str:
+    """An upstream URL typed on a command line (``serve --upstream``, ``quarantine release --upstream``): a
+    relative Maildir path means the folder where the operator typed it, so it is made absolute at once."""
+    if not url.startswith("maildir:"):
+        return url
+    return f"maildir:{_under(Path.cwd(), Path(url[len('maildir:'):]))}"
+
+
 def packaged_config_dir() -> Path:
     if WHEEL_CONFIG_DIR.is_dir():
         return WHEEL_CONFIG_DIR
@@ -306,9 +363,28 @@ def load(path: Path | str | None = None) -> Config:
         problems.extend(exc.problems)
     if problems or gateway is None or policy is None or detectors is None:
         raise ConfigError(problems)
+    _check_rule_entities(policy, detectors, directory / files.policy)
     cfg = Config(directory=directory, gateway=gateway, policy=policy, detectors=detectors)
     _check_paths(cfg, gw_file)
     return cfg
+
+
+def _check_rule_entities(policy: PolicyConfig, detectors: DetectorsSettings, policy_file: Path) -> None:
+    """A rule naming an entity no detector reports can never fire (a typo such as ``UK_NHS_NUMBER``): refused,
+    with the closest reported names."""
+    vocabulary = detectors.entity_vocabulary()
+    problems = []
+    for i, rule in enumerate(policy.rules):
+        for j, condition in enumerate(rule.when.entities):
+            if condition.type not in vocabulary:
+                problems.append(ConfigProblem(
+                    str(policy_file), f"rules.{i}.when.entities.{j}.type",
+                    f"rule {rule.id!r} names entity {condition.type!r}, which no detector reports, so the rule can "
+                    f"never fire{did_you_mean(condition.type, vocabulary)}; the entities are detectors.yaml "
+                    "report_entities",
+                ))
+    if problems:
+        raise ConfigError(problems)
 
 
 def _check_paths(cfg: Config, gw_file: Path) -> None:

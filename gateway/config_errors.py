@@ -6,6 +6,8 @@ validate its own file without importing the whole configuration.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -103,3 +105,18 @@ def read_list_file(path: Path) -> list[str]:
         if entry:
             out.append(entry)
     return out
+
+
+def did_you_mean(word: str, vocabulary: Iterable[str]) -> str:
+    """`` (did you mean `UK_NHS`?)`` for the closest names of ``vocabulary`` (difflib), or ""."""
+    choices = sorted(set(vocabulary))
+    upper = word.upper()
+    # A name inside the word or the word inside a name (UK_NHS_NUMBER, NINO) before difflib's ratio, which
+    # prefers long names sharing a long suffix (UK_COURT_CASE_NUMBER).
+    close = sorted((c for c in choices if len(c) >= 3 and len(upper) >= 3 and (c.upper() in upper or upper in c.upper())),
+                   key=lambda c: -difflib.SequenceMatcher(None, upper, c.upper()).ratio())[:2]
+    if not close:
+        folded = {c.upper(): c for c in choices}
+        close = difflib.get_close_matches(upper, list(folded), n=2, cutoff=0.6)
+        close = [folded[c] for c in close]
+    return f" (did you mean {' or '.join(f'`{c}`' for c in close)}?)" if close else ""

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from gateway.actions.encrypt import add_subject_tag, smime_encrypt
+from gateway.actions.fields import prepend_fields
 from gateway.actions.tag import outgoing_headers
 from gateway.facts import ScanResult
 from gateway.oneline import one_line
+from gateway.policy.engine import release_decision
 from gateway.policy.model import PASS_DECISION, Action, Decision
 from gateway.smtp import replies
-from gateway.smtp.sanitize import prepend_fields
-from gateway.submission import Submission
+from gateway.submission import MessageSource, Submission
 from gateway.upstream import Reply, Transaction, Upstream, UpstreamError, open_transaction
 from gateway.workers import PoolBusy, ScanTimeout
 
@@ -113,7 +114,9 @@ class Pipeline:
     async def _decide(self, sub: Submission, rt: Runtime, out: Outcome) -> tuple[ScanResult | None, Decision]:
         if rt.pool is None:
             return None, PASS_DECISION
-        facts = await rt.pool.scan(sub.raw, sub.mail_from, sub.rcpt_tos)
+        # A spooled message goes to the worker as a file reference, not pickled bytes (issue 13: memory).
+        message = sub.source.ref() if sub.source is not None else sub.raw
+        facts = await rt.pool.scan(message, sub.mail_from, sub.rcpt_tos)
         out.timings.update({f"scan.{k}": v for k, v in facts.timings.items()})
         return facts, rt.evaluator.decide(facts)
 
@@ -133,10 +136,18 @@ class Pipeline:
             if txn is not None:
                 await txn.abort()
             assert facts is not None
-            await self._hold_or_refuse(sub, facts, decision, out)
+            held = sub.loaded() if action == Action.QUARANTINE else sub  # the quarantine stores every byte
+            await self._hold_or_refuse(held, rt, facts, decision, out)
             return
 
-        data = sub.raw
+        # A spooled message is relayed as its header block plus the rest streamed from the spool; only S/MIME
+        # (or a header block too large to hold) needs every byte in memory.
+        data, rest = sub.raw, sub.source
+        if rest is not None:
+            data = rest.head
+            streamable = rest.head_complete and (decision.encrypt_mode or "subject_tag") != "smime"
+            if action == Action.ENCRYPT and not streamable:
+                data, rest = rest.read(), None
         headers: list[tuple[str, str]] = []
         target, upstream_txn = self.upstream, txn
         if facts is not None:  # never the full X-DLP-* fields to an outsider (gateway/actions/tag.py)
@@ -146,7 +157,7 @@ class Pipeline:
             data, target, upstream_txn = await self._encrypt(txn, env, rt, decision, data)
         message = received + prepend_fields(data, headers)
         try:
-            reply = await self._send(target, upstream_txn, env, message)
+            reply = await self._send(target, upstream_txn, env, message, rest)
         except UpstreamError as exc:
             log.warning("upstream_unavailable", txn=sub.txn_id, detail=exc.detail)
             out.upstream = "unavailable"
@@ -173,14 +184,18 @@ class Pipeline:
             return ""
         return "spooled"
 
-    async def _send(self, target: Upstream, txn: Transaction | None, env: Envelope, message: bytes) -> Reply:
-        """DATA to the next hop, first replaying the envelope when no transaction is open for it."""
+    async def _send(
+        self, target: Upstream, txn: Transaction | None, env: Envelope, message: bytes,
+        rest: MessageSource | None = None,
+    ) -> Reply:
+        """DATA to the next hop (``message``, then ``rest`` streamed from its spool when there is one), first
+        replaying the envelope when no transaction is open for it."""
         if txn is None:
             opened = await self._replay(target, env)
             if isinstance(opened, Reply):
                 return opened
             txn = opened
-        return await txn.data(message)
+        return await (txn.data(message) if rest is None else txn.data_from(message, rest))
 
     async def _replay(self, upstream: Upstream, env: Envelope) -> Transaction | Reply:
         """Open a fresh transaction and replay the envelope (Maildir upstream, encryption smarthost)."""
@@ -204,14 +219,42 @@ class Pipeline:
             return data, rt.smarthost, None
         raise RuntimeError(f"unknown encrypt mode {mode}")
 
-    async def _hold_or_refuse(self, sub: Submission, facts: ScanResult, decision: Decision, out: Outcome) -> None:
+    async def _hold_or_refuse(
+        self, sub: Submission, rt: Runtime, facts: ScanResult, decision: Decision, out: Outcome
+    ) -> None:
         if self.store is None:
             raise RuntimeError("no store configured: cannot quarantine or record")
         if decision.action == Action.QUARANTINE:
-            ref = await self.store.quarantine(sub, facts, decision)
+            ref = await self.store.quarantine(
+                sub, facts, decision, route=release_route(rt), release_plan=release_plan(rt, facts, decision)
+            )
             out.incident = ref
             out.reply = replies.S250_QUARANTINED.format(ref=ref)
             return
         ref = await self.store.record_incident(sub, facts, decision, delivered=False)
         out.incident = ref
         out.reply = replies.policy_reply(decision.reasons(ref))
+
+
+def release_route(rt: Runtime) -> dict[str, str | None]:
+    """Where this gateway delivers (after ``serve --upstream``), recorded with a held message so that its release
+    goes there too, not wherever the releasing command's own configuration points."""
+    up = rt.cfg.gateway.upstream
+    smarthost = up.encryption_smarthost
+    return {"upstream": rt.cfg.upstream_url(up.url), "encryption_smarthost": smarthost}
+
+
+def release_plan(rt: Runtime, facts: ScanResult, decision: Decision) -> dict[str, Any]:
+    """What a release of this held message must still do: the relay's own treatment of the decision without the
+    holding rules (``policy.engine.release_decision``), as data: the encrypt mode with the subject-tag settings of
+    this generation, and the header fields the relay would have added (``actions.tag.outgoing_headers``)."""
+    rest = release_decision(decision, rt.cfg.policy)
+    enc = rt.cfg.policy.encrypt
+    return {
+        "action": rest.action.label,
+        "encrypt_mode": rest.encrypt_mode,
+        "subject_tag": enc.subject_tag,
+        "triggers": list(enc.triggers),
+        "rules": rest.rule_ids,
+        "headers": [[name, value] for name, value in outgoing_headers(rest, facts, rt.cfg.gateway.headers)],
+    }

@@ -180,7 +180,7 @@ class Scanner:
             sender=mail_from,
             recipients=recipients,
             findings=findings,
-            sensitivity=assess_sensitivity(findings),
+            sensitivity=assess_sensitivity(findings, self.content.weights),
             distinct_case_numbers=distinct_case_numbers(findings),
             protective_marking=protective_marking(findings, extraction.chunks, msg, self.marking),
             unscannable=extraction.unscannable,

@@ -13,13 +13,15 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import aiosmtplib
 
+from gateway.submission import MessageSource
 from gateway.tasks import spawn
 
 TEMPFAIL_CONNECT = 421
@@ -62,6 +64,9 @@ class Transaction(Protocol):
     async def mail(self, sender: str, options: Sequence[str]) -> Reply: ...
     async def rcpt(self, recipient: str, options: Sequence[str]) -> Reply: ...
     async def data(self, message: bytes) -> Reply: ...
+    async def data_from(self, head: bytes, source: MessageSource) -> Reply:
+        """DATA: ``head``, then the spooled rest of the message, block by block (never all in memory)."""
+        ...
     async def abort(self) -> None: ...
 
 
@@ -96,7 +101,15 @@ class MaildirTransaction:
         envelope = (
             f"Return-Path: <{self.sender}>\r\nX-DLP-Envelope-To: {', '.join(self.recipients)}\r\n"
         ).encode("utf-8", "replace")
-        name = await asyncio.to_thread(_maildir_write, self.path, self.hostname, envelope + message)
+        name = await asyncio.to_thread(_maildir_write, self.path, self.hostname, (envelope, message))
+        return Reply(250, f"2.0.0 Ok: delivered to maildir as {name}")
+
+    async def data_from(self, head: bytes, source: MessageSource) -> Reply:
+        envelope = (
+            f"Return-Path: <{self.sender}>\r\nX-DLP-Envelope-To: {', '.join(self.recipients)}\r\n"
+        ).encode("utf-8", "replace")
+        pieces = itertools.chain((envelope, head), source.body_blocks())
+        name = await asyncio.to_thread(_maildir_write, self.path, self.hostname, pieces)
         return Reply(250, f"2.0.0 Ok: delivered to maildir as {name}")
 
     async def abort(self) -> None:
@@ -106,7 +119,7 @@ class MaildirTransaction:
 _counter = 0
 
 
-def _maildir_write(root: Path, hostname: str, data: bytes) -> str:
+def _maildir_write(root: Path, hostname: str, pieces: Iterable[bytes]) -> str:
     """Deliver the Maildir way: write to tmp/, fsync, rename into new/ (atomic), fsync the folder."""
     global _counter
     _counter += 1
@@ -116,7 +129,8 @@ def _maildir_write(root: Path, hostname: str, data: bytes) -> str:
     name = f"{int(now)}.M{int((now % 1) * 1e6)}P{os.getpid()}Q{_counter}.{hostname.replace('/', '_')}"
     tmp = root / "tmp" / name
     with open(tmp, "wb") as fh:
-        fh.write(data)
+        for piece in pieces:
+            fh.write(piece)
         fh.flush()
         os.fsync(fh.fileno())
     os.rename(tmp, root / "new" / name)
@@ -206,6 +220,26 @@ class SmtpTransaction:
         await self._release(reset=False)
         return reply
 
+    async def data_from(self, head: bytes, source: MessageSource) -> Reply:
+        """Like ``data`` for a spooled message. Any failure mid-stream leaves the connection inside DATA, so it
+        is closed, never reset and reused."""
+        try:
+            try:
+                resp = await _stream_data(self.client, head, source, self.pool.timeout)
+            except aiosmtplib.SMTPResponseException as exc:
+                if exc.code in (421,) or exc.code < 200:
+                    self.broken = True
+                return _reply_from_exc(exc)
+            except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+                self.broken = True
+                raise UpstreamError(f"{self.pool.description}: {exc.__class__.__name__}: {exc}") from exc
+            return _reply_from(resp)
+        except BaseException:
+            self.broken = True
+            raise
+        finally:
+            await self._release(reset=False)
+
     async def abort(self) -> None:
         await self._release(reset=True)
 
@@ -222,6 +256,51 @@ class SmtpTransaction:
             await _quiet_close(client)
         else:
             self.pool.put_back(client)
+
+
+def _dot_stuff(block: bytes) -> bytes:
+    """RFC 5321 4.5.2 for a block of whole CRLF lines: a line that starts with a dot gets another one."""
+    stuffed = block.replace(b"\r\n.", b"\r\n..")
+    return b"." + stuffed if stuffed.startswith(b".") else stuffed
+
+
+async def _stream_data(
+    client: aiosmtplib.SMTP, head: bytes, source: MessageSource, timeout: float
+) -> aiosmtplib.SMTPResponse:
+    """DATA written block by block, dot-stuffed per block, waiting for the socket to drain after each, where
+    aiosmtplib's ``data()`` needs the whole message as one bytes object and copies it three times (line
+    endings, dot-stuffing, the final dot). Uses aiosmtplib's protocol (its command lock, ``read_response``
+    and flow control); ``tests/integration/test_memory.py`` relays through it byte for byte."""
+    proto = client.protocol
+    lock = getattr(proto, "_command_lock", None)
+    if proto is None or lock is None:
+        raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+    blocks: Iterator[bytes] = source.body_blocks()
+    try:
+        async with lock:
+            proto._response_pending = True
+            proto.write(b"DATA\r\n")
+            start = await proto.read_response(timeout=timeout)
+            if start.code != 354:
+                raise aiosmtplib.SMTPDataError(start.code, start.message)
+            proto._response_pending = True
+            block: bytes | None = head
+            while block is not None:
+                if block:
+                    proto.write(_dot_stuff(block))
+                    await asyncio.wait_for(proto._drain_helper(), timeout)
+                block = await asyncio.to_thread(next, blocks, None)
+            proto.write(b".\r\n")
+            response = await proto.read_response(timeout=timeout)
+            if response.code != 250:
+                raise aiosmtplib.SMTPDataError(response.code, response.message)
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, ConnectionError):
+        client.close()
+        raise
+    finally:
+        if hasattr(blocks, "close"):
+            blocks.close()
+    return response
 
 
 async def _quiet_close(client: aiosmtplib.SMTP) -> None:

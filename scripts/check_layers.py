@@ -48,6 +48,7 @@ LEAF: frozenset[str] = frozenset({
     "detectors",
     "gateway.facts",
     "gateway.submission",
+    "gateway.message_spool",
     "gateway.config_errors",
     "gateway.tasks",
     "gateway.logging",

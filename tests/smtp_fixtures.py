@@ -118,6 +118,7 @@ def make_config(tmp: Path, gateway: dict[str, Any], policy: dict[str, Any] | Non
         "scan": {"enabled": False, "workers": 1},
         "metrics": {"listen": None},
         "digest": {"enabled": False},
+        "console": {"enabled": False},
     }
     (cfg / "gateway.yaml").write_text(yaml.safe_dump(deep_update(base, gateway)))
     if policy is not None:

@@ -182,6 +182,7 @@ def write_config(tmp: Path, *, upstream_port: int | None = None, store_url: str 
         "alerts": {"email": True},
         "notifications": {"notify_sender_on_quarantine": False},
         "metrics": {"listen": None},
+        "console": {"enabled": False},
     }
     (cfg / "gateway.yaml").write_text(yaml.safe_dump(_deep_update(base, gateway)))
     for name in ("policy.yaml", "detectors.yaml"):

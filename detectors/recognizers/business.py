@@ -28,6 +28,10 @@ ORG_FORMS = (
     r"|Police|Constabulary|NHS|HMCTS|Media|Industries|International|Enterprises|Ventures|Systems|Technologies"
     r"|Solutions|Networks|Labs|Studios|Publishing|Committee|Commission|Registry|Hotel|Restaurant|Motors"
     r"|Estates|Lettings|Insurance|Finance|Capital|Investments|Energy|Telecom|Airlines"
+)
+# The one-word forms, lower case (names in capitals on court title pages are compared in lower case).
+ORG_FORM_WORDS = frozenset(a.lower() for a in ORG_FORMS.split("|") if regex.fullmatch(r"[A-Za-z]{2,}", a))
+ORG_FORMS += (
     r"|(?:Crown|County|Family|Magistrates['’]?|Combined|Civil|Justice|High|Law|Coroner['’]?s)[ \t]+Courts?"
     r"|Royal[ \t]+Courts"
 )

@@ -23,7 +23,7 @@ import regex
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
 from detectors.presidio_adapter import NlpArtifacts
-from detectors.recognizers.business import ORG_AFTER, ORG_FORMS
+from detectors.recognizers.business import ORG_AFTER, ORG_FORM_WORDS
 from detectors.recognizers.patterns import NAME_SEQ
 from detectors.recognizers.person_context import (
     CASE_HEADING_SUFFIX,
@@ -44,6 +44,7 @@ POSSESSIVE: Trigger = "<possessive>"
 LABEL: Trigger = "<label>"
 HEADING: Trigger = "<heading>"
 ROLE: Trigger = "<role>"
+PARTY: Trigger = "<party>"  # a role word opening its line: the role line under a party's name on a title page
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +293,7 @@ class TitledNameRecognizer(_NameRecognizer):
         return True
 
 
-_ORG_FORM_WORDS = {w.lower(): True for w in regex.findall(r"[A-Za-z]{2,}", ORG_FORMS)}
+_LINE_OPENING = regex.compile(r"[ \t]*(?:\(\d{1,2}\)[ \t]*)?\(?[ \t]*")
 
 
 class FamilyRoleNameRecognizer(_NameRecognizer):
@@ -340,24 +341,33 @@ class FamilyRoleNameRecognizer(_NameRecognizer):
             rf"(?=[ \t]*(?:[),;.:]|$)|[ \t]+(?i:to|in|for)(?![\w])|{of_person}))"
         )
         possessive = rf"(?<![\w])(?P<name>{NAME_SEQ})['’]s[ \t]+(?i:{roles})(?![\w])"
-        self._trigger_words = {
-            w: (ROLE,) for r in self.roles for w in re.split(r"[\s\-]+", r.lower()) if w and w not in ("the", "a")
-        }
-        self._role_words = frozenset(w for w in self._trigger_words if w not in ("child", "young", "person"))
+        role_words = {w for r in self.roles for w in re.split(r"[\s\-]+", r.lower()) if w and w not in ("the", "a")}
+        self._trigger_words = {w: (ROLE,) for r in role_words for w in (r, r + "s")}  # "Defendants" too
+        self._role_words = frozenset(w for w in role_words if w not in ("child", "young", "person"))
         # a court title page: a party's name on its own line, its role on the next ("NATASHA PALMER\nClaimant",
         # "(1) MR SEFERIF MANTAS\n(Defendant)"); names there are usually in capitals
         caps_name = r"\p{Lu}[\p{Lu}'’\-]+(?:[ \t]+\p{Lu}[\p{Lu}'’\-]+){1,4}"
         party_line = (
             r"(?:^|(?<=\n))[ \t]*(?:\(\d{1,2}\)[ \t]*)?(?:(?i:mr|mrs|ms|miss|mx|dr)\.?[ \t]+)?"
-            rf"(?P<party>{caps_name}|{NAME_SEQ})[ \t]*\n[ \t]*(?:\(\d{{1,2}}\)[ \t]*)?\(?(?i:(?:{roles})s?)\)?"
-            r"[ \t]*(?:[/:]|\n|$)"
+            rf"(?P<party>{caps_name}|{NAME_SEQ})[ \t]*"
+            # further parties of the same side before the role line: "(2) LIVERPOOL VICTORIA INSURANCE LIMITED"
+            rf"(?:\n[ \t]*\(\d{{1,2}}\)[^\n]{{1,80}}"
+            rf"|\n[ \t]*(?:(?i:mr|mrs|ms|miss|dr)\.?[ \t]+)?{caps_name}[ \t]*){{0,3}}"
+            rf"\n[ \t]*(?:\(\d{{1,2}}\)[ \t]*)?\(?(?i:(?:{roles})s?)\)?[ \t]*(?:[/:]|\n|$)"
         )
         return [
             Rule(ROLE, regex.compile(rf"(?<![\w]){after_role}"), anchored=True),
             Rule(ROLE, regex.compile(before_role), before=80, after=30),
             Rule(POSSESSIVE, regex.compile(possessive), before=70, after=40),
-            Rule(ROLE, regex.compile(party_line.replace("(?P<party>", "(?P<name>")), before=90, after=30),
+            Rule(PARTY, regex.compile(party_line.replace("(?P<party>", "(?P<name>")), before=90, after=30),
         ]
+
+    def _triggers(self, text: str) -> dict[Trigger, list[tuple[int, int]]]:
+        hits = super()._triggers(text)
+        party = [(s, e) for s, e in hits.get(ROLE, ()) if _LINE_OPENING.fullmatch(text, text.rfind("\n", 0, s) + 1, s)]
+        if party:
+            hits[PARTY] = party
+        return hits
 
     def accept(self, text: str, m: regex.Match[str]) -> bool:
         if not super().accept(text, m) or self._first_word_common(m):
@@ -365,11 +375,14 @@ class FamilyRoleNameRecognizer(_NameRecognizer):
         name_words = [w.strip(".,'’").lower() for w in m.group("name").split()]
         if any(w in self._role_words for w in name_words):
             return False  # "the Husband's father": a role, not a name
-        if any(w in self.organisation_words or w in self.common or _ORG_FORM_WORDS.get(w) for w in name_words):
+        if any(w in self.organisation_words or w in ORG_FORM_WORDS for w in name_words) or (
+                m.group("name").isupper() and any(w in self.common for w in name_words)):
             return False  # "SUNDERLAND CITY COUNCIL\nClaimant", "THE INFORMATION COMMISSIONER\nRespondent"
         if org_chain(text[max(0, m.start("name") - 80) : m.start("name")]):
             return False  # "Commissioners for Her Majesty's Revenue and Customs (Appellant)"
-        if professional_context(text, m.start("name"), m.end("name")):
+        # a name with its party role on the next line is a party even right under the judges' list
+        party_line = "\n" in text[m.end("name") : m.end()]
+        if professional_context(text, m.start("name"), m.end("name"), judges_list=not party_line):
             return False  # "For the First Respondent: Richard Bailey of the ICO"
         groups = m.groupdict()
         if groups.get("role") is None:

@@ -29,12 +29,13 @@ from detectors.recognizers.business import ORG_AFTER, ORG_FORMS, ORG_NAME
 POST_NOMINAL = r"(?-i:QC|KC|SC|JSC|SCJ|LJ|LJJ|JJ|MR|LCJ|VC|V-C|PFD|PQBD|J|C|P)(?![\w\-])"
 _PROFESSIONAL_AFTER = regex.compile(
     rf"[ \t]*(?:,[ \t]*)?(?:\((?:instructed|of[ \t]+counsel|counsel)|{POST_NOMINAL})"
-    r"|[ \t]+(?:of[ \t]+counsel|instructed[ \t]+by|sitting[ \t]+as|appeared|appearing)",
+    r"|[ \t]+(?:of[ \t]+counsel|instructed[ \t]+by|sitting[ \t]+as"
+    r"|appear(?:ed|ing|s)[ \t]+(?:for|on[ \t]+behalf))",
     regex.IGNORECASE,
 )
 # A line that lists people in a professional role: counsel, solicitors, representatives.
 _PROFESSIONAL_LINE = regex.compile(
-    r"(?<![\w])(?:instructed[ \t]+by|of[ \t]+counsel|counsel[ \t]+for|solicitors?[ \t]+for"
+    r"(?<![\w])(?:instructed[ \t]+by|(?:of|as)[ \t]+counsel|counsel[ \t]+(?:for|to)|solicitors?[ \t]+for"
     r"|appeared[ \t]+(?:on[ \t]+behalf|for)|appearing[ \t]+(?:on[ \t]+behalf|for)|on[ \t]+behalf[ \t]+of[ \t]+the"
     r"|sitting[ \t]+as|(?:^|\n)[ \t]*before[ \t]*:"
     r"|via[ \t]+(?:his|her|their|the)[ \t]+(?:children['’]s[ \t]+)?guardian|children['’]s[ \t]+guardian"
@@ -46,7 +47,7 @@ _BEFORE_HEADING = regex.compile(r"^[ \t]*(?i:before)[ \t]*:?[ \t]*$")
 _BETWEEN_HEADING = regex.compile(r"^[ \t]*(?i:between|and|-[ \t]*and[ \t]*-|re|in[ \t]+the[ \t]+matter)\b")
 
 
-def professional_context(text: str, start: int, end: int) -> bool:
+def professional_context(text: str, start: int, end: int, *, judges_list: bool = True) -> bool:
     """The name at ``text[start:end]`` is of someone acting in a professional role, not a private person:
     a judge's or counsel's post-nominal after it, a counsel or representative line around it ("(instructed
     by ...)", "appeared on behalf of", "For the Respondent:"), or a judges' list under a "Before:" heading."""
@@ -57,6 +58,8 @@ def professional_context(text: str, start: int, end: int) -> bool:
     line = text[line_start : len(text) if line_end < 0 else line_end]
     if _PROFESSIONAL_LINE.search(line):
         return True
+    if not judges_list:
+        return False
     if "efore" not in text[max(0, line_start - 600) : line_start] and "EFORE" not in text[
             max(0, line_start - 600) : line_start]:
         return False
@@ -95,11 +98,16 @@ _ORG_CHAIN_BEFORE = regex.compile(
 
 def org_chain(before: str) -> bool:
     """Whether ``before`` ends in a title-case chain joined by "and"/"of"/"for" that holds "of", "for" or "'s"."""
+    if not any(w in before for w in (" of ", " for ", "'s ", "’s ")):
+        return False
     m = _ORG_CHAIN_BEFORE.search(before)
     if m is None:
         return False
     chain = m.group()
     return bool(regex.search(r"(?<![\w])(?:of|for)(?![\w])|['’]s(?![\w])", chain))
+
+
+_VERSUS = regex.compile(r"[ \t]v\.?[ \t]")
 
 
 def heading_line(text: str, start: int, end: int) -> bool:
@@ -109,7 +117,7 @@ def heading_line(text: str, start: int, end: int) -> bool:
     line_start = text.rfind("\n", 0, start) + 1
     line_end = text.find("\n", end)
     line = text[line_start : len(text) if line_end < 0 else line_end].strip()
-    if any(c in line for c in ":(|") or line.endswith((".", ",", ";")) or regex.search(r"[ \t]v\.?[ \t]", line):
+    if any(c in line for c in ":(|") or line.endswith((".", ",", ";")) or _VERSUS.search(line):
         return False
     words = [w for w in _WORDS_RE.findall(line) if w.lower() not in _FUNCTION_WORDS]
     return len(words) >= 4 and all(w[:1].isupper() for w in words)
@@ -141,6 +149,9 @@ _CITATION_AFTER = regex.compile(
     r"[ \t]+v\.?[ \t]+[^\n]{0,80}?[\[(]\d{4}[\])]|[ \t]*[\[(]\d{4}[\])][ \t]*\d*[ \t]*\p{Lu}"
 )
 _CITATION_BEFORE = regex.compile(r"[ \t]v\.?[ \t]+$")
+_YEAR_SOON = regex.compile(r"[^\n]{0,40}?[\[(]\d{4}[\])]")
+_COMMA_CAPITAL = regex.compile(r"[ \t]*,[ \t]*\p{Lu}")
+_NUMBER_BEFORE = regex.compile(r"\d[a-zA-Z]?[ \t]+$")
 _CAPS_THEN_TITLE = regex.compile(r"(?<![\w])\p{Lu}{2,}[ \t]+\p{Lu}\p{Ll}")
 _JUDICIAL_TITLE_BEFORE = regex.compile(
     r"(?:(?<![\w])|(?<=\p{Ll}))(?:(?:Deputy|Chief|Senior|Costs|Taxing)[ \t]+)?"
@@ -179,7 +190,7 @@ def person_span_problem(
     if _NEUTRAL_CITATION_BEFORE.search(before):
         return "neutral citation"
     if _STREET_TAIL.fullmatch(words[-1].strip(".,")) and len(words) > 1 and (
-            regex.match(r"[ \t]*,[ \t]*\p{Lu}", text[end : end + 4]) or regex.search(r"\d[a-zA-Z]?[ \t]+$", before)):
+            _COMMA_CAPITAL.match(text, end) or _NUMBER_BEFORE.search(before)):
         return "street"  # "Fetter Lane, London"
     if _THING_AFTER.match(text, end):
         return "name of a place or thing"  # "Thomas More Building", "Hilary Term"
@@ -214,7 +225,6 @@ def person_span_problem(
         return "heading line"
     if _STYLE_LINE.search(line) or _FONT_AFTER.match(text, end):
         return "font or style"
-    if _CITATION_AFTER.match(text, end) or (_CITATION_BEFORE.search(before) and regex.match(
-            r"[^\n]{0,40}?[\[(]\d{4}[\])]", text[end : end + 60])):
+    if _CITATION_AFTER.match(text, end) or (_CITATION_BEFORE.search(before) and _YEAR_SOON.match(text, end)):
         return "case citation"
     return ""

@@ -23,6 +23,7 @@ from gateway.commands.storecli import (
     add_actor_arguments,
     fmt_time,
     local_tz,
+    note_of,
     parse_moment,
     run_with_store,
     safe,
@@ -175,7 +176,7 @@ async def _show(args: argparse.Namespace, cfg: Config, store: Store) -> int:
     entries = await store.audit_entries(reference=record.reference)
     if args.json:
         audit = [{"at": a.at.isoformat(), "actor": a.actor, "event": a.event, "old": a.old_status,
-                  "new": a.new_status, "reason": a.reason} for a in entries]
+                  "new": a.new_status, "reason": a.reason} | dict(a.detail or {}) for a in entries]
         print(json.dumps(record.as_dict() | {"audit": audit}))
         return 0
     tz = local_tz(cfg)
@@ -185,13 +186,16 @@ async def _show(args: argparse.Namespace, cfg: Config, store: Store) -> int:
         for a in entries:
             change = f" {a.old_status} -> {a.new_status}" if a.new_status else ""
             why = f": {safe(a.reason)}" if a.reason else ""
-            print(f"  {fmt_time(a.at, tz)}  {safe(a.actor)}  {a.event}{change}{why}")
+            note = (a.detail or {}).get("note")
+            by = f" (note: {safe(note)})" if note else ""
+            print(f"  {fmt_time(a.at, tz)}  {safe(a.actor)}{by}  {a.event}{change}{why}")
     return 0
 
 
 async def _mark(args: argparse.Namespace, cfg: Config, store: Store) -> int:
     before = await store.get_incident(args.reference)
-    record = await store.mark_incident(args.reference, args.status, actor=actor_of(args), reason=args.reason)
+    record = await store.mark_incident(args.reference, args.status, actor=actor_of(args), reason=args.reason,
+                                       note=note_of(args))
     print(f"{record.reference}: {before.status if before else '?'} -> {record.status}")
     return 0
 
@@ -247,6 +251,7 @@ async def _export(args: argparse.Namespace, cfg: Config, store: Store) -> int:
     await store.record_access(
         "export",
         actor=actor_of(args),
+        note=note_of(args),
         reason=args.reason,
         detail={"format": args.format, "count": len(records), "since": args.since, "until": args.until,
                 "status": args.status, "to": "file" if args.output else "stdout"},

@@ -1,7 +1,9 @@
 """``dlpgate quarantine list|show|release|reject|purge``: the governance team's view of held messages.
 
 ``show`` prints metadata only; the message itself needs ``--reveal`` and a reason, and that access is audited.
-``release`` sends the stored bytes unchanged and unscanned, once.
+``release`` sends the stored message, unscanned, once: where the gateway delivered when it held it, with the
+actions the policy still requires (encryption, header fields) unless ``--as-is`` (see ``gateway.notify.release``).
+Every audit line names the operating-system user; ``--by`` is kept beside it as a note.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from gateway.commands.storecli import (
     add_actor_arguments,
     fmt_time,
     local_tz,
-    make_cli_upstream,
+    note_of,
     run_with_store,
     safe,
 )
 from gateway.notify.formats import fmt_hours
+from gateway.notify.release import required_actions
 
 if TYPE_CHECKING:
     from gateway.config import Config
@@ -51,13 +54,28 @@ def register(subparsers: Any) -> None:
     add_actor_arguments(p, reason_required=False)
     p.set_defaults(func=run)
 
-    p = sub.add_parser("release", help="send a held message to its recipients, unscanned, once")
+    p = sub.add_parser(
+        "release", help="send a held message to its recipients once, with the encryption/tagging the policy requires"
+    )
     add_config_argument(p)
     p.add_argument("reference")
     p.add_argument(
         "--force",
         action="store_true",
         help="release a message stuck in 'releasing' after a failed hand-over (may deliver it twice)",
+    )
+    p.add_argument(
+        "--as-is",
+        action="store_true",
+        help="send the stored bytes unchanged, skipping the encryption or tagging the policy still requires "
+        "(recorded with --reason)",
+    )
+    p.add_argument(
+        "--upstream",
+        metavar="URL",
+        default=None,
+        help="deliver through this next hop instead of the route recorded when the message was held "
+        "(needed for messages held before routes were recorded)",
     )
     add_actor_arguments(p, reason_required=True)
     p.set_defaults(func=run)
@@ -82,6 +100,10 @@ def run(args: argparse.Namespace) -> int:
     if args.quarantine_command == "show" and args.reveal and not args.reason:
         print("error: --reveal needs --reason (the access is recorded)", file=sys.stderr)
         return 2
+    if args.quarantine_command == "release" and args.upstream:
+        from gateway.config import command_line_url
+
+        args.upstream = command_line_url(args.upstream)
     return run_with_store(args, lambda cfg, store: handler(args, cfg, store))
 
 
@@ -101,6 +123,8 @@ def _summary(q: QuarantineRecord, now: datetime) -> dict[str, Any]:
         "attachments": [{"name": a["name"], "content_type": a["content_type"]} for a in inc.attachments],
         "incident_status": inc.status,
         "has_message": q.has_message,
+        "route": (q.route or {}).get("upstream"),
+        "release_requires": required_actions(q),
     }
 
 
@@ -132,7 +156,8 @@ async def _show(args: argparse.Namespace, cfg: Config, store: Store) -> int:
         print(f"error: {args.reference}: no quarantined message with that reference", file=sys.stderr)
         return 1
     if args.reveal:
-        raw = await store.reveal_message(args.reference, actor=actor_of(args), reason=args.reason)
+        raw = await store.reveal_message(args.reference, actor=actor_of(args), reason=args.reason,
+                                         note=note_of(args))
         sys.stdout.buffer.write(raw)
         sys.stdout.buffer.flush()
         return 0
@@ -155,6 +180,7 @@ async def _show(args: argparse.Namespace, cfg: Config, store: Store) -> int:
         "Detected:     " + (", ".join(f"{e['entity']} x{e['count']}" for e in inc.entities) or "-"),
         "Attachments:  " + (", ".join(f"{safe(a['name'])} ({a['content_type']})" for a in inc.attachments) or "-"),
         f"Message:      {'stored' if q.has_message else 'purged'}; content not shown (use --reveal --reason ...)",
+        f"Release:      {_describe_release(q)}",
     ]
     if q.release_reply:
         lines.append(f"Upstream:     {safe(q.release_reply)}")
@@ -163,9 +189,28 @@ async def _show(args: argparse.Namespace, cfg: Config, store: Store) -> int:
     return 0
 
 
+def _describe_release(q: QuarantineRecord) -> str:
+    """What ``release`` will do, so a reviewer sees it before choosing ``--as-is``."""
+    steps = required_actions(q)
+    what = ", ".join(_STEP_WORDS.get(s, s) for s in steps) or "as stored"
+    route = (q.route or {}).get("upstream")
+    where = f"to {safe(route)}" if route else "route not recorded (release needs --upstream URL)"
+    return f"{what}; {where}"
+
+
+_STEP_WORDS = {
+    "encrypt:subject_tag": "encrypt (subject_tag)",
+    "encrypt:smime": "encrypt (smime)",
+    "encrypt:smarthost": "encrypt (smarthost)",
+    "headers": "add header fields",
+}
+
+
 def _audit_dict(a: Any) -> dict[str, Any]:
+    """One audit line for ``--json``: the columns, plus the detail (``note`` from ``--by``, a release's route
+    and the actions applied or skipped)."""
     return {"at": a.at.isoformat(), "actor": a.actor, "event": a.event, "old": a.old_status,
-            "new": a.new_status, "reason": a.reason}
+            "new": a.new_status, "reason": a.reason} | dict(a.detail or {})
 
 
 def _print_audit(entries: list[Any], tz: Any) -> None:
@@ -175,31 +220,34 @@ def _print_audit(entries: list[Any], tz: Any) -> None:
     for a in entries:
         change = f" {a.old_status} -> {a.new_status}" if a.new_status else ""
         why = f": {safe(a.reason)}" if a.reason else ""
-        print(f"  {fmt_time(a.at, tz)}  {safe(a.actor)}  {a.event}{change}{why}")
+        note = (a.detail or {}).get("note")
+        by = f" (note: {safe(note)})" if note else ""
+        print(f"  {fmt_time(a.at, tz)}  {safe(a.actor)}{by}  {a.event}{change}{why}")
 
 
 async def _release(args: argparse.Namespace, cfg: Config, store: Store) -> int:
-    from gateway.notify.release import release
+    from gateway.notify.release import release_held
 
-    upstream = make_cli_upstream(cfg)
-    try:
-        reply = await release(
-            store, args.reference, upstream, actor=actor_of(args), reason=args.reason, force=args.force
-        )
-    finally:
-        await upstream.close()
-    print(f"{args.reference}: released ({reply.code})")
+    reply, target = await release_held(
+        store, cfg, args.reference, actor=actor_of(args), reason=args.reason, note=note_of(args),
+        as_is=args.as_is, upstream=args.upstream, force=args.force,
+    )
+    done = ", ".join(_STEP_WORDS.get(s, s) for s in target.applied) or "as stored"
+    skipped = ", ".join(_STEP_WORDS.get(s, s) for s in target.skipped)
+    print(f"{args.reference}: released ({reply.code}) to {safe(target.url)}; {done}"
+          + (f" (skipped by --as-is: {skipped})" if skipped else ""))
     return 0
 
 
 async def _reject(args: argparse.Namespace, cfg: Config, store: Store) -> int:
-    await store.reject(args.reference, actor=actor_of(args), reason=args.reason)
+    await store.reject(args.reference, actor=actor_of(args), reason=args.reason, note=note_of(args))
     print(f"{args.reference}: rejected")
     return 0
 
 
 async def _purge(args: argparse.Namespace, cfg: Config, store: Store) -> int:
-    refs = await store.purge_expired(older_than_days=args.older_than, actor=actor_of(args), dry_run=args.dry_run)
+    refs = await store.purge_expired(older_than_days=args.older_than, actor=actor_of(args), dry_run=args.dry_run,
+                                     note=note_of(args))
     verb = "would purge" if args.dry_run else "purged"
     print(f"{verb} {len(refs)} message{'s' if len(refs) != 1 else ''}")
     for ref in refs:

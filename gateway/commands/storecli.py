@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import os
+import pwd
 import re
 import sys
 from collections.abc import Awaitable, Callable
@@ -51,22 +51,33 @@ class _Stderr:
         sys.stderr.flush()
 
 
-def default_actor() -> str:
+def os_user() -> str:
+    """The operating-system account running the command, from the password database by the REAL user id:
+    ``$USER``/``$LOGNAME`` (what ``getpass.getuser`` reads first) and ``--by`` are typed, this is not."""
+    uid = os.getuid()
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return os.environ.get("USER") or f"uid:{os.getuid()}"
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid:{uid}"
 
 
 def add_actor_arguments(parser: argparse.ArgumentParser, *, reason_required: bool) -> None:
-    parser.add_argument("--by", metavar="NAME", default=None, help="who is acting (default: the OS user)")
+    parser.add_argument(
+        "--by", metavar="NAME", default=None,
+        help="a note on who is acting (kept beside the operating-system user, who is recorded as the actor)",
+    )
     parser.add_argument(
         "--reason", metavar="TEXT", required=reason_required, default=None, help="why (kept in the audit trail)"
     )
 
 
 def actor_of(args: argparse.Namespace) -> str:
-    return str(args.by) if getattr(args, "by", None) else default_actor()
+    """The audit trail's actor: always the operating-system user (``--by`` is only a note, see ``note_of``)."""
+    return os_user()
+
+
+def note_of(args: argparse.Namespace) -> str | None:
+    return str(args.by) if getattr(args, "by", None) else None
 
 
 def local_tz(cfg: Config) -> ZoneInfo:
@@ -100,7 +111,10 @@ def make_cli_upstream(cfg: Config) -> Upstream:
 
     up = cfg.gateway.upstream
     return make_upstream(
-        cfg.upstream_url(up.url), local_hostname=up.helo_name or cfg.gateway.server.hostname, timeout=up.timeout, verify=up.tls_verify
+        cfg.upstream_url(up.url),
+        local_hostname=up.helo_name or cfg.gateway.server.hostname,
+        timeout=up.timeout,
+        verify=up.tls_verify,
     )
 
 

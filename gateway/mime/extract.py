@@ -6,7 +6,12 @@ only. ``extract`` never raises.
 
 Locations: ``subject``, ``body``, ``body.html``, ``body.2``..., ``attachment:NAME``, archive members
 ``attachment:a.zip/dir/b.pdf``, attached messages ``attachment:fwd.eml/{headers,body,attachment:x.pdf}``;
-text longer than one chunk continues at ``LOCATION#2``, ``#3``...
+text longer than one chunk continues at ``LOCATION#2``, ``#3``... Besides the parts, everything else a person
+can read: display names and unstructured header fields (``header:To``, ``header:X-Case``:
+``gateway.mime.headers``), what link targets carry (``body.html:link``, ``body:link``: ``gateway.mime.links``),
+MIME preamble and epilogue (``preamble``, ``epilogue``) and attachment names (``attachment-name:NAME``, added
+by the sink with every attachment). A ``message/partial`` fragment is read as far as it goes and is
+``unscannable: partial`` (it cannot be reassembled here).
 """
 
 from __future__ import annotations
@@ -31,8 +36,10 @@ from gateway.mime.guards import (
     ExtractionProblem,
     LimitExceeded,
 )
-from gateway.mime.html_text import html_to_text
+from gateway.mime.headers import readable_header_lines, readable_headers
+from gateway.mime.html_text import html_document
 from gateway.mime.limits import ExtractionLimits
+from gateway.mime.links import links_text, text_urls
 from gateway.mime.model import AttachmentInfo, Extraction, UnscannableReason
 from gateway.mime.names import clean_name
 from gateway.mime.parse import (
@@ -68,6 +75,7 @@ _ATTACHED_MESSAGES = frozenset({"message/rfc822", "message/global"})
 # Sniffed kinds a text/plain or text/html body may really have and still be read as a body.
 _BODY_KINDS = frozenset({"text", "html", "eml", "binary", "empty"})
 _HEADER_FIELDS = ("Subject", "From", "To", "Cc")
+_HEADER_LOWER = frozenset(f.lower() for f in _HEADER_FIELDS)
 
 
 def extract(msg: EmailMessage, limits: ExtractionLimits) -> Extraction:
@@ -112,6 +120,8 @@ class _Walker:
         subject = header_text(msg, "Subject")
         if subject:
             self.sink.add_text("subject", subject, "subject")
+        for location, text in readable_headers(msg):
+            self.sink.add_text(location, text, "header")
         self._walk_part(msg, "", 0, _MessageState(), 0, "message")
 
     def extract_message(self, msg: EmailMessage, *, prefix: str, depth: int) -> None:
@@ -121,6 +131,7 @@ class _Walker:
             return
         self._message_defects(msg, location)
         lines = [f"{name}: {value}" for name in _HEADER_FIELDS if (value := header_text(msg, name))]
+        lines += readable_header_lines(msg, _HEADER_LOWER)
         if lines:
             self.sink.add_text(f"{prefix}headers", "\n".join(lines), "header")
         self._walk_part(msg, prefix, depth, _MessageState(), 0, location)
@@ -159,12 +170,17 @@ class _Walker:
                     return
                 self.sink.add_defects(defect_names(recovered))
                 payload = recovered.get_payload()
+            self._outside_parts(part, prefix, "preamble")
             self._children(payload, prefix, depth, state, nesting, container)
+            self._outside_parts(part, prefix, "epilogue")
             return
         if ctype in _ATTACHED_MESSAGES and isinstance(payload, list) and payload:
             if isinstance(payload[0], EmailMessage):
                 self._attached_message(part, payload[0], prefix, depth, number, ctype)
                 return
+        if ctype == "message/partial":
+            self._partial(part, prefix, number, container if number == 1 else "")
+            return
         if ctype.startswith("message/") and isinstance(payload, list):
             self._report_part(part, payload, prefix, number, ctype)
             return
@@ -199,6 +215,28 @@ class _Walker:
         inner = _transfer_decoded(part, inner)
         self.sink.add_attachment(AttachmentInfo(location, name, "message/rfc822", ctype, _message_size(inner)))
         self.extract_message(inner, prefix=f"{location}/", depth=depth + 1)
+
+    def _outside_parts(self, part: Message, prefix: str, which: str) -> None:
+        """The MIME preamble or epilogue: no client shows it, but anyone reading the source does."""
+        value = getattr(part, which, None)
+        if isinstance(value, str) and value.strip():
+            self.sink.add_text(f"{prefix}{which}", value, "body")
+
+    def _partial(self, part: Message, prefix: str, number: int, whole: str) -> None:
+        """A ``message/partial`` fragment (RFC 2046 5.2.2): read as text as far as it goes, and unscannable as a
+        whole, since the other fragments travel in other messages."""
+        name = clean_name(filename(part) or "") or f"part-{number}.partial"
+        location = whole or f"{prefix}attachment:{name}"
+        detail = f"message/partial fragment {param(part, 'number') or '?'} of {param(part, 'total') or '?'}"
+        self.sink.add_unscannable(location, "partial", detail[:120])
+        try:
+            payload = part.get_payload()
+            inner = payload[0] if isinstance(payload, list) and payload else None
+            text = inner.as_string() if isinstance(inner, Message) else str(payload or "")
+        except Exception:
+            return
+        if text.strip() and self._charge(location, len(text)):
+            self.sink.add_text(location, text, "attachment")
 
     def _report_part(self, part: Message, payload: list[Any], prefix: str, number: int, ctype: str) -> None:
         """Delivery and read reports: header blocks, read as one text attachment."""
@@ -284,8 +322,13 @@ class _Walker:
         def read(ctx: Context) -> None:
             text = decode_bytes(data, declared)
             if html:
-                text = html_to_text(text, ctx.deadline.check)
+                doc = html_document(text, ctx.deadline.check)
+                text, links = doc.text, doc.links
+            else:
+                links = links_text(text_urls(text))
             ctx.sink.add_text(location, text, "body")
+            if links:
+                ctx.sink.add_text(f"{location}:link", links, "link")
 
         self._guarded(location, "body", read)
 

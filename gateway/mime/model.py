@@ -6,16 +6,18 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
-UnscannableReason = Literal["encrypted", "limit", "corrupt"]
+UnscannableReason = Literal["encrypted", "limit", "corrupt", "partial"]
 
 
 @dataclass(frozen=True, slots=True)
 class TextChunk:
     location: str
-    """``subject``, ``body``, ``body.html``, ``attachment:report.docx``, ``attachment:bundle.zip/inner/notes.pdf``."""
+    """``subject``, ``body``, ``body.html``, ``attachment:report.docx``, ``attachment:bundle.zip/inner/notes.pdf``,
+    ``header:To``, ``body.html:link``, ``attachment-name:report.docx``, ``preamble``, ``epilogue``."""
     text: str
     kind: str = "body"
-    """``subject``, ``body``, ``attachment``, ``ocr`` or ``header``: lets detectors weigh where text came from."""
+    """``subject``, ``body``, ``attachment``, ``ocr``, ``header`` or ``link`` (what link targets carry): lets
+    detectors weigh where text came from."""
 
     @property
     def digest(self) -> str:

@@ -152,6 +152,12 @@ def _decode_words(value: str) -> str:
     return _ENCODED_WORD.sub(_decode_word, value)
 
 
+def decode_header_value(raw: str) -> str:
+    """One raw (unparsed) header value decoded: unfolded, RFC 2047 words decoded with charset fallback, control
+    characters as spaces; linear time, never raises."""
+    return _CONTROL.sub(" ", _decode_words(raw)).strip()
+
+
 def header_text(msg: Message, name: str) -> str:
     """Decoded, unfolded value of one header, or "" when absent; never raises."""
     raw = _raw_header(msg, name)

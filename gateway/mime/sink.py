@@ -12,6 +12,21 @@ from gateway.mime.model import AttachmentInfo, Extraction, TextChunk, Unscannabl
 
 _NEWLINES = re.compile(r"\r\n?")
 _NUL = re.compile("[\x00\ufeff]")
+_GENERATED_NAME = re.compile(r"^part-\d+(?:\.[A-Za-z0-9]{1,8})?$")
+_NAME_SEPARATORS = re.compile(r"[_+~=]+")
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}$")
+
+
+def name_text(path: str) -> str:
+    """An attachment's name as text to scan: the path's segments one a line, extension off, ``_+~=`` as spaces
+    (``Amy_Brown_ZW24C50123.docx`` reads ``Amy Brown ZW24C50123``)."""
+    lines = []
+    for segment in path.replace("attachment:", "").split("/"):
+        segment = _EXTENSION.sub("", segment.strip())
+        segment = " ".join(_NAME_SEPARATORS.sub(" ", segment).split())
+        if segment and not _GENERATED_NAME.match(segment):
+            lines.append(segment)
+    return "\n".join(lines)
 
 
 def normalise(text: str) -> str:
@@ -81,7 +96,12 @@ class Sink:
             self._not_text_scanned.append(location)
 
     def add_attachment(self, info: AttachmentInfo) -> None:
+        """Record an attachment, and scan its name: file names often carry a child's name or a case number
+        (``attachment-name:a.zip/Amy Brown.docx``)."""
         self._attachments.append(info)
+        path = info.location.split("attachment:", 1)[1] if "attachment:" in info.location else info.location
+        if not _GENERATED_NAME.match(info.name):
+            self.add_text(f"attachment-name:{path}", name_text(path), "attachment")
 
     def add_defects(self, names: list[str]) -> None:
         self._defects.update(names)

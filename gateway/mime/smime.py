@@ -1,7 +1,10 @@
-"""Just enough BER to open a CMS ContentInfo: tell encrypted from signed, and take a signed message's content.
+"""Just enough BER to open a CMS ContentInfo: tell encrypted from signed, take a signed message's content, and
+prove an enveloped one.
 
 Opaque-signed S/MIME (``smime-type=signed-data``) carries the readable message inside the signature blob; not
-reading it would let any signed mail bypass scanning. Encrypted CMS is left to the encryption detector.
+reading it would let any signed mail bypass scanning. An enveloped message counts as encrypted only when its
+EnvelopedData parses down to recipient infos and encrypted content (``enveloped_ciphertext``); a detached
+signature part is only skipped when it is a SignedData with signers and no content (``detached_signature``).
 """
 
 from __future__ import annotations
@@ -130,3 +133,69 @@ def signed_content(data: bytes) -> bytes | None:
     if not explicit:
         return None
     return _octets(data, explicit[0])
+
+
+_RECIPIENT_INFO_TAGS = frozenset({0x30, 0xA1, 0xA2, 0xA3, 0xA4})
+"""ktri (SEQUENCE), kari [1], kekri [2], pwri [3], ori [4] (RFC 5652 section 6.2)."""
+
+
+def _check_recipient(data: bytes, tlv: _Tlv) -> None:
+    if tlv.tag not in _RECIPIENT_INFO_TAGS or not tlv.constructed:
+        raise BerError("not a RecipientInfo")
+    fields = _children(data, tlv)
+    if len(fields) < (2 if tlv.tag == 0xA4 else 3):
+        raise BerError("RecipientInfo too short")
+    if tlv.tag == 0x30 and (fields[0].tag != 0x02 or fields[-1].tag != 0x04 or fields[-1].end <= fields[-1].start):
+        raise BerError("KeyTransRecipientInfo without a version or an encrypted key")
+
+
+def enveloped_ciphertext(data: bytes) -> tuple[str, int, bytes]:
+    """(content type OID, number of recipients, encrypted content) of an EnvelopedData or
+    AuthEnvelopedData; raises ``BerError`` unless it has recipient infos and encrypted content.
+
+    RFC 5652 section 6.1 / RFC 5083: version, optional [0] originatorInfo, the recipientInfos SET (each a
+    RecipientInfo choice), then an EncryptedContentInfo with content type, algorithm and the [0] encrypted
+    content; AuthEnvelopedData adds the MAC after it."""
+    outer = _read_tlv(data, 0)
+    if outer.tag != 0x30:
+        raise BerError("not a SEQUENCE")
+    parts = _children(data, outer)
+    kind = _oid(data, parts[0])
+    if kind not in (ENVELOPED_DATA, AUTH_ENVELOPED_DATA) or len(parts) < 2 or parts[1].tag != 0xA0:
+        raise BerError("not enveloped-data")
+    envelope = _children(data, parts[1])[0]
+    fields = _children(data, envelope)
+    if not fields or fields[0].tag != 0x02:
+        raise BerError("no version")
+    index = 1
+    if index < len(fields) and fields[index].tag == 0xA0:  # originatorInfo
+        index += 1
+    if index + 1 >= len(fields) or fields[index].tag != 0x31:
+        raise BerError("no recipientInfos")
+    recipients = _children(data, fields[index])
+    if not recipients:
+        raise BerError("empty recipientInfos")
+    for recipient in recipients:
+        _check_recipient(data, recipient)
+    content_info = fields[index + 1]
+    if content_info.tag != 0x30:
+        raise BerError("no EncryptedContentInfo")
+    info = _children(data, content_info)
+    if len(info) < 3 or info[0].tag != 0x06 or info[1].tag != 0x30 or info[2].tag not in (0x80, 0xA0):
+        raise BerError("no encrypted content")
+    _oid(data, _children(data, info[1])[0])  # the content-encryption algorithm is an OID
+    return kind, len(recipients), _octets(data, info[2])
+
+
+def detached_signature(data: bytes) -> bool:
+    """A SignedData with signer infos and no encapsulated content: what ``application/pkcs7-signature`` holds."""
+    outer = _read_tlv(data, 0)
+    parts = _children(data, outer)
+    if _oid(data, parts[0]) != SIGNED_DATA or len(parts) < 2:
+        return False
+    fields = _children(data, _children(data, parts[1])[0])
+    if len(fields) < 4 or fields[0].tag != 0x02 or fields[1].tag != 0x31 or fields[-1].tag != 0x31:
+        return False
+    if not _children(data, fields[-1]):  # no SignerInfo
+        return False
+    return signed_content(data) is None

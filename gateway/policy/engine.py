@@ -59,6 +59,7 @@ UNSCANNABLE_LABELS: dict[str, str] = {
     "encrypted": "password-protected",
     "corrupt": "unreadable",
     "limit": "too large or deeply nested to check",
+    "partial": "a fragment of a split message (message/partial) that cannot be checked whole",
 }
 _CONTEXT_ENTITIES = frozenset({"PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "LOCATION"})
 """Named last: on their own they are usually the correspondents' contact details."""
@@ -273,3 +274,26 @@ def resolve_smime(
     note = policy.encrypt.smime.no_certificate_reason
     hits = tuple(replace(h, action=action, reason=append_before_ref(h.reason, note)) for h in decision.hits)
     return replace(decision, action=action, hits=hits, encrypt_mode=None)
+
+
+def release_decision(decision: Decision, policy: PolicyConfig) -> Decision:
+    """What the policy still requires of a held message when a reviewer releases it: the decision the relay would
+    have made had the holding rules not fired. The rules a hold outranked (encrypt, tag) still hold for the
+    message, so a release that ignored them would send protected information unencrypted. Rules that were
+    decisive only because the S/MIME fallback turned their encryption into a hold still ask for encryption.
+    Pure, like ``decide``; monitor hits carry over (they shape the fields a tag adds)."""
+    encrypt_rules = {r.id for r in policy.rules if r.action == "encrypt"}
+    lesser = [h for h in decision.outranked if h.action < Action.QUARANTINE]
+    lesser += [replace(h, action=Action.ENCRYPT) for h in decision.hits
+               if h.rule_id in encrypt_rules and h.action >= Action.QUARANTINE]
+    if not lesser:
+        return Decision(Action.PASS, monitor=decision.monitor)
+    action = max(h.action for h in lesser)
+    mode = policy.encrypt.mode if action is Action.ENCRYPT and policy.encrypt.mode != "reject" else None
+    return Decision(
+        action=action,
+        hits=tuple(h for h in lesser if h.action == action),
+        monitor=decision.monitor,
+        encrypt_mode=mode,
+        outranked=tuple(h for h in lesser if h.action != action),
+    )

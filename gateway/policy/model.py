@@ -83,7 +83,7 @@ PASS_DECISION = Decision(Action.PASS)
 ActionName = Literal["pass", "tag", "encrypt", "quarantine", "reject"]
 RecipientClassName = Literal["internal", "personal", "lookalike", "storage_or_ai", "freemail", "external"]
 SensitivityName = Literal["none", "personal", "special_category"]
-UnscannableName = Literal["encrypted", "limit", "corrupt"]
+UnscannableName = Literal["encrypted", "limit", "corrupt", "partial"]
 
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
@@ -185,6 +185,11 @@ class Rule(FrozenModel):
     action: ActionName = Field(description="pass, tag, encrypt, quarantine or reject.")
     mode: Mode = Field(default="enforce", description="`monitor` records, changes nothing.")
     enabled: bool = Field(default=True, description="Switch the rule off without deleting it.")
+    four_eyes: bool = Field(
+        default=False,
+        description="Releasing a message this rule held needs a second person's approval in the review console "
+        "(as any special_category message does).",
+    )
     reason: str = Field(
         description="Text the sender sees: one or two short lines, types never values. Placeholders: "
         "{entities} {classes} {cases} {visible} {unscannable} {trigger} {clause} {ref}.",

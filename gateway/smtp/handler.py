@@ -15,24 +15,23 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import structlog
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
+from cryptography.fernet import MultiFernet
 
+from detectors.routing import has_route
 from gateway.config import GatewaySettings
+from gateway.message_spool import MessageSpool
 from gateway.pipeline import Envelope as RelayEnvelope
 from gateway.pipeline import Outcome, Pipeline
 from gateway.runtime import Runtime
 from gateway.smtp import replies
 from gateway.smtp.auth import UserDatabase
-from gateway.smtp.sanitize import (
-    has_control,
-    line_ending_issue,
-    normalise_line_endings,
-    received_line,
-    strip_dlp_headers,
-)
+from gateway.smtp.collect import Budget, DataCollector
+from gateway.smtp.sanitize import has_control, received_line
 from gateway.submission import Submission
 from gateway.tasks import spawn
 from gateway.upstream import MaildirUpstream, Transaction, UpstreamError
@@ -58,6 +57,8 @@ class GatewaySession(Session):
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(loop)
         self.txn: TxnState | None = None
+        self.body: DataCollector | None = None
+        """The DATA being received or processed (``GatewaySMTP.smtp_DATA`` owns and closes it)."""
 
     @property
     def auth_user(self) -> str | None:
@@ -131,6 +132,93 @@ class GatewaySMTP(SMTP):
                 del self._gateway.pre_auth[ip]
 
 
+    async def smtp_DATA(self, arg: str) -> None:
+        """aiosmtpd's DATA (same checks, limits and replies) with each line handed to a ``DataCollector`` as it
+        arrives, instead of a list of every line joined at the end: a large message goes to a spool file and is
+        never held in memory whole (issue 13)."""
+        if await self.check_helo_needed():
+            return
+        if await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        session = self.session
+        assert isinstance(session, GatewaySession)
+        body = session.body = self._gateway.new_collector()
+        try:
+            await self.push("354 End data with <CR><LF>.<CR><LF>")
+            state = await self._receive(body)
+            if state is None:
+                return
+            if state:
+                await self.push(state)
+                self._set_post_data_state()
+                return
+            body.finish()
+            status = await self._call_handler_hook("DATA")
+            self._set_post_data_state()
+            await self.push("250 OK" if status is MISSING else status)
+        finally:
+            session.body = None
+            body.close()
+
+    async def _receive(self, body: DataCollector) -> str | None:
+        """Read DATA up to the lone dot: "" when it is complete, the 5xx when too long or too large, None
+        when the connection went away. The line loop is aiosmtpd's (``SMTP.smtp_DATA``)."""
+        too_long = too_much = False
+        num_bytes = 0
+        limit = self.data_size_limit
+        fragments: list[bytes] = []
+        while self.transport is not None:
+            try:
+                line: bytes = await self._reader.readuntil(b"\r\n")
+            except asyncio.CancelledError:
+                self._writer.close()  # the connection was reset during DATA
+                raise
+            except asyncio.LimitOverrunError as exc:
+                # A line over the stream limit: drain it, answer once the data is complete (RFC 5321 4.2.5).
+                too_long = too_long or not too_much
+                body.discard()
+                line = await self._reader.read(exc.consumed)
+            if not fragments and line == b".\r\n":
+                break
+            num_bytes += len(line)
+            if not (too_long or too_much) and limit and num_bytes > limit:
+                too_much = True
+                body.discard()
+            fragments.append(line)
+            if line.endswith(b"\r\n"):
+                if not (too_long or too_much):
+                    whole = fragments[0] if len(fragments) == 1 else b"".join(fragments)
+                    if len(whole) > self.line_length_limit:
+                        too_long = True
+                        body.discard()
+                    else:
+                        body.feed(whole)
+                fragments.clear()
+        else:
+            return None
+        if too_long:
+            return "500 Line too long (see RFC5321 4.5.3.1.6)"
+        if too_much:
+            return "552 Error: Too much mail data"
+        return ""
+
+
+def _declared_size(mail_options: list[str]) -> int:
+    """The SIZE= a client declared at MAIL (RFC 1870), or 0."""
+    for opt in mail_options:
+        key, _, value = opt.partition("=")
+        if key.upper() == "SIZE" and value.isdigit():
+            return int(value)
+    return 0
+
+
 class GatewayHandler:
     def __init__(
         self,
@@ -139,8 +227,17 @@ class GatewayHandler:
         get_runtime: Callable[[], Runtime],
         users: UserDatabase | None = None,
         on_outcome: Callable[[Outcome], None] | None = None,
+        *,
+        spool_dir: Path | None = None,
+        spool_key: MultiFernet | None = None,
+        spool_key_env: str | None = None,
     ) -> None:
         self.settings = settings
+        self.spool_dir = spool_dir if spool_dir is not None else Path("var/spool/messages")
+        """Where large messages in flight are kept (the app passes ``state_dir/spool/messages``)."""
+        self.spool_key = spool_key
+        self.spool_key_env = spool_key_env
+        self.budget = Budget(settings.server.max_in_flight_bytes)
         self.pipeline = pipeline
         self.get_runtime = get_runtime
         self.users = users
@@ -197,6 +294,13 @@ class GatewayHandler:
         peer = session.peer if session is not None else None
         return str(peer[0]) if isinstance(peer, tuple) else str(peer or "")
 
+    def new_collector(self) -> DataCollector:
+        server = self.settings.server
+        spool = MessageSpool(self.spool_dir, memory_limit=server.spool_threshold, fernet=self.spool_key,
+                             key_env=self.spool_key_env)
+        return DataCollector(spool, self.budget, normalise=server.bare_line_endings == "normalise",
+                             max_headers=server.max_header_count)
+
     def end_transaction(self, session: GatewaySession, *, abort: bool) -> None:
         st = session.txn
         if st is None:
@@ -228,6 +332,9 @@ class GatewayHandler:
             return replies.S501_SENDER_SYNTAX
         if has_control(*mail_options):
             return replies.S501_PARAMETER_SYNTAX
+        if not self.budget.room_for(_declared_size(mail_options)):
+            log.warning("in_flight_budget_full", declared=_declared_size(mail_options), used=self.budget.used)
+            return replies.S451_IN_FLIGHT_FULL
         self.end_transaction(session, abort=True)
         smtp_address = address  # aiosmtpd needs "<>" kept for the null sender
         if address == "<>":
@@ -283,6 +390,9 @@ class GatewayHandler:
             return replies.S554_RELAY_DENIED
         if has_control(address):
             return replies.S553_RECIPIENT_SYNTAX
+        if has_route(address):  # percent hack, bang path, quoted @: never relayed (detectors.routing)
+            log.info("routing_address_refused", txn=st.txn_id)
+            return replies.S553_RECIPIENT_ROUTED
         if has_control(*rcpt_options):
             return replies.S501_PARAMETER_SYNTAX
         if len(envelope.rcpt_tos) >= self.settings.server.max_recipients:
@@ -331,21 +441,21 @@ class GatewayHandler:
     async def _data(
         self, server: SMTP, session: GatewaySession, envelope: Envelope, st: TxnState
     ) -> tuple[str, Outcome | None]:
-        raw = envelope.original_content or b""
-        if isinstance(raw, str):  # pragma: no cover - decode_data is off
-            raw = raw.encode("utf-8", "surrogateescape")
-        issue = line_ending_issue(raw)
-        if issue is not None:
-            if issue.nul:
-                return replies.S554_NUL, None
-            if self.settings.server.bare_line_endings == "reject":
-                return replies.S554_BARE_LINE_ENDING, None
-            raw = normalise_line_endings(raw)
-        raw, removed, n_headers = strip_dlp_headers(raw)
-        if n_headers > self.settings.server.max_header_count:
+        body = session.body
+        if body is None:
+            raise RuntimeError("DATA without its collector")
+        if body.nul:
+            return replies.S554_NUL, None
+        if body.bare and self.settings.server.bare_line_endings == "reject":
+            return replies.S554_BARE_LINE_ENDING, None
+        if body.fields > self.settings.server.max_header_count:
             return replies.S552_TOO_MANY_HEADERS, None
-        if removed:
-            log.info("client_dlp_headers_removed", txn=st.txn_id, count=removed)
+        if body.over_budget:
+            log.warning("in_flight_budget_full", txn=st.txn_id, used=self.budget.used)
+            return replies.S451_IN_FLIGHT_FULL, None
+        if body.removed:
+            log.info("client_dlp_headers_removed", txn=st.txn_id, count=body.removed)
+        spool = body.spool
         now = datetime.now(UTC)
         sub = Submission(
             txn_id=st.txn_id,
@@ -353,9 +463,10 @@ class GatewayHandler:
             helo=session.host_name or "",
             mail_from=st.env.mail_from,
             rcpt_tos=tuple(envelope.rcpt_tos),
-            raw=raw,
+            raw=b"" if spool.on_disk else spool.in_memory(),
             received_at=now,
             auth_user=session.auth_user,
+            source=spool if spool.on_disk else None,
         )
         received = received_line(
             helo=sub.helo,
@@ -379,7 +490,7 @@ class GatewayHandler:
             "transaction",
             txn=st.txn_id,
             peer=self.peer_ip(session),
-            size=len(envelope.original_content or b""),
+            size=session.body.spool.size if session.body is not None else 0,
             recipients=len(envelope.rcpt_tos),
             decision=out.decision if out else "refused",
             rules=out.rules if out else [],

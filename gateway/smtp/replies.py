@@ -20,6 +20,7 @@ S421_TOO_MANY_FROM_CLIENT = "421 4.7.0 {host} Too many connections from your add
 S421_SHUTTING_DOWN = "421 4.3.2 {host} Service shutting down, try again later"
 S421_TIMEOUT = "421 4.4.2 {host} Transaction took too long, closing connection"
 S451_INTERNAL = "451 4.3.0 Temporary internal error, please try again later"
+S451_IN_FLIGHT_FULL = "451 4.3.1 Gateway has too much mail in flight, please try again later"
 S451_BUSY = "451 4.3.2 Gateway busy, please try again later"
 S451_SCAN_TIMEOUT = "451 4.3.0 Message could not be checked in time, please try again later"
 S451_UPSTREAM_UNAVAILABLE = "451 4.4.1 Next hop unavailable, please try again later"
@@ -29,6 +30,9 @@ S452_TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 S501_SENDER_SYNTAX = "501 5.5.4 Invalid character in sender address"
 S501_PARAMETER_SYNTAX = "501 5.5.4 Invalid character in command parameters"
 S553_RECIPIENT_SYNTAX = "553 5.1.3 Invalid character in recipient address"
+S553_RECIPIENT_ROUTED = (
+    "553 5.1.3 Routing addresses are not accepted: the recipient's local part must not contain %, ! or a quoted @"
+)
 S552_TOO_MANY_HEADERS = "552 5.3.4 Message has too many header fields"
 S554_RELAY_DENIED = "554 5.7.1 Relay access denied"
 S554_BARE_LINE_ENDING = (

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 
-from gateway.oneline import one_line
-
 _LINE_END = re.compile(rb"\r\n|\n|\r")
 _HEADER_NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:")
 _UNSAFE_TOKEN = re.compile(r"[^A-Za-z0-9.\-_:\[\]@]")
@@ -60,6 +58,12 @@ def header_fields(header: bytes) -> list[bytes]:
     return fields
 
 
+def dlp_field_name(line: bytes) -> bool:
+    """The line starts a header field named X-DLP-* (any case)."""
+    m = _HEADER_NAME.match(line)
+    return bool(m and m.group(1).lower().startswith(b"x-dlp-"))
+
+
 def strip_dlp_headers(data: bytes) -> tuple[bytes, int, int]:
     """Remove client-supplied X-DLP-* fields (they must never steer us or the next hop).
 
@@ -71,8 +75,7 @@ def strip_dlp_headers(data: bytes) -> tuple[bytes, int, int]:
     kept = []
     removed = 0
     for f in fields:
-        m = _HEADER_NAME.match(f)
-        if m and m.group(1).lower().startswith(b"x-dlp-"):
+        if dlp_field_name(f):
             removed += 1
             continue
         kept.append(f)
@@ -101,8 +104,3 @@ def received_line(
         f"\tby {safe_token(hostname)} (dlpgate) with {proto} id {safe_token(txn_id)};\r\n"
         f"\t{format_datetime(now)}\r\n"
     ).encode("ascii")
-
-
-def prepend_fields(data: bytes, fields: list[tuple[str, str]]) -> bytes:
-    lines = b"".join(f"{name}: {one_line(value, 900)}\r\n".encode() for name, value in fields)
-    return lines + data

@@ -13,6 +13,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from gateway.store.accounts import ROLES, AccountRecord
+    from gateway.store.approvals import ApprovalRecord
+    from gateway.store.auditchain import ChainReport, acting_from
     from gateway.store.base import AfterCommit
     from gateway.store.core import Store
     from gateway.store.engine import database_url
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
         EncryptionKeyError,
         NotFound,
         ReleaseFailed,
+        ReleaseRefused,
         ReleaseUncertain,
         SchemaError,
         StoreChanged,
@@ -36,8 +40,17 @@ if TYPE_CHECKING:
         QuarantineRecord,
         incident_status,
     )
+    from gateway.store.review import AuditRow, QueueFilter, QueuePage
 
 _EXPORTS = {
+    "ROLES": "gateway.store.accounts",
+    "AccountRecord": "gateway.store.accounts",
+    "ApprovalRecord": "gateway.store.approvals",
+    "ChainReport": "gateway.store.auditchain",
+    "acting_from": "gateway.store.auditchain",
+    "AuditRow": "gateway.store.review",
+    "QueueFilter": "gateway.store.review",
+    "QueuePage": "gateway.store.review",
     "AfterCommit": "gateway.store.base",
     "Store": "gateway.store.core",
     "database_url": "gateway.store.engine",
@@ -45,6 +58,7 @@ _EXPORTS = {
     "EncryptionKeyError": "gateway.store.errors",
     "NotFound": "gateway.store.errors",
     "ReleaseFailed": "gateway.store.errors",
+    "ReleaseRefused": "gateway.store.errors",
     "ReleaseUncertain": "gateway.store.errors",
     "SchemaError": "gateway.store.errors",
     "StoreError": "gateway.store.errors",
@@ -61,22 +75,31 @@ _EXPORTS = {
 
 __all__ = [
     "MARKABLE",
+    "ROLES",
     "STATUSES",
+    "AccountRecord",
     "AfterCommit",
+    "ApprovalRecord",
     "AuditRecord",
+    "AuditRow",
+    "ChainReport",
     "Conflict",
     "EncryptionKeyError",
     "IncidentRecord",
     "NotFound",
     "QuarantineRecord",
+    "QueueFilter",
+    "QueuePage",
     "ReleaseClaim",
     "ReleaseFailed",
+    "ReleaseRefused",
     "ReleaseUncertain",
     "SchemaError",
     "Store",
     "StoreChanged",
     "StoreError",
     "StoreMissing",
+    "acting_from",
     "database_url",
     "incident_status",
 ]

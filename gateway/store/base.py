@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.oneline import one_line
 from gateway.store import migrate
+from gateway.store.auditchain import GENESIS, current_source, row_hash
 from gateway.store.crypto import MessageCipher
 from gateway.store.engine import make_engine, sqlite_file, writer
 from gateway.store.errors import SchemaError, StoreChanged, StoreError, StoreMissing
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
+
+AUDIT_LOCK_KEY = 0x646C7067_0003  # "dlpg" + 3: keeps the audit hash chain linear across nodes
 
 
 class AfterCommit(Protocol):
@@ -227,25 +230,38 @@ class StoreBase:
         reason: str | None = None,
         detail: dict[str, Any] | None = None,
         now: datetime | None = None,
+        note: str | None = None,
+        source: str | None = None,
     ) -> None:
-        await conn.execute(
-            sa.insert(audit).values(
-                at=now or self.clock(),
-                actor=one_line(actor, 255),
-                node=self.node,
-                event=event_name,
-                reference=reference,
-                old_status=old,
-                new_status=new,
-                reason=reason,
-                detail=detail,
-            )
-        )
+        """One audit line. ``actor`` is who the system knows is acting (the operating-system user of a CLI
+        command); ``note`` is what they typed about themselves (``--by``), kept beside it in ``detail`` and
+        never in its place, since anyone can type any name."""
+        if note:
+            detail = (detail or {}) | {"note": one_line(note, 255)}
+        await self._chain_audit(conn, {
+            "at": now or self.clock(), "actor": one_line(actor, 255), "node": self.node, "event": event_name,
+            "reference": reference, "old_status": old, "new_status": new, "reason": reason, "detail": detail,
+            "source": one_line(src, 64) if (src := source or current_source()) else None,
+        })
 
-    async def record_access(self, event_name: str, *, actor: str, reason: str | None, detail: dict[str, Any]) -> None:
-        """Exports and other reads of personal data leave a trace too."""
+    async def _chain_audit(self, conn: AsyncConnection, values: dict[str, Any]) -> None:
+        """Insert one audit row hash-chained to the row before (``gateway/store/auditchain.py``). Writers are
+        serialised for the chain: SQLite's write transactions already are; PostgreSQL takes an advisory lock."""
+        if conn.dialect.name == "postgresql":
+            await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
+        prev = (
+            await conn.execute(sa.select(audit.c.row_hash).order_by(audit.c.id.desc()).limit(1))
+        ).scalar_one_or_none() or GENESIS
+        await conn.execute(sa.insert(audit).values(**values, prev_hash=prev, row_hash=row_hash(prev, values)))
+
+    async def record_access(
+        self, event_name: str, *, actor: str, reason: str | None, detail: dict[str, Any], note: str | None = None,
+        reference: str | None = None, source: str | None = None,
+    ) -> None:
+        """Exports, sign-ins and other reads of personal data leave a trace too (``source``: the client's address)."""
         async with self._write() as conn:
-            await self._audit(conn, event_name, actor=actor, reason=reason, detail=detail)
+            await self._audit(conn, event_name, actor=actor, reason=reason, detail=detail, note=note,
+                              reference=reference, source=source)
 
     async def audit_entries(self, *, reference: str | None = None, limit: int | None = None) -> list[AuditRecord]:
         q = sa.select(audit).order_by(audit.c.id)

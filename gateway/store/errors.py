@@ -37,6 +37,11 @@ class ReleaseFailed(StoreError):
     """The upstream refused or could not be reached before DATA: the message is held again, safe to retry."""
 
 
+class ReleaseRefused(StoreError):
+    """The message cannot be released as the policy requires (the route is unknown, a recipient has no S/MIME
+    certificate, the required actions were not recorded); nothing was claimed or sent, it is still held."""
+
+
 class ReleaseUncertain(StoreError):
     """The connection failed during DATA: the upstream may have the message. It stays ``releasing``; check the
     recipients' mailboxes, then use ``--force`` to release again if it did not arrive."""

@@ -108,7 +108,9 @@ class IncidentBook(StoreBase):
             rows = (await conn.execute(q)).mappings().all()
         return [IncidentRecord.from_row(r) for r in rows]
 
-    async def mark_incident(self, ref: str, status: str, *, actor: str, reason: str) -> IncidentRecord:
+    async def mark_incident(
+        self, ref: str, status: str, *, actor: str, reason: str, note: str | None = None
+    ) -> IncidentRecord:
         if status not in MARKABLE:
             raise Conflict(f"status must be one of {', '.join(MARKABLE)} (``released`` is set by a release)")
         now = self.clock()
@@ -134,7 +136,7 @@ class IncidentBook(StoreBase):
             if res.rowcount != 1:
                 raise Conflict(f"{ref} changed while being marked; try again")
             await self._audit(conn, "status", actor=actor, reference=ref, old=row.status, new=status,
-                              reason=reason, now=now)
+                              reason=reason, now=now, note=note)
         log.info("incident.marked", reference=ref, old=row.status, new=status)
         record = await self.get_incident(ref)
         assert record is not None

@@ -47,6 +47,8 @@ _QCOLS = (
     qtab.c.encryption,
     qtab.c.release_reply,
     qtab.c.purged_at,
+    qtab.c.route,
+    qtab.c.release_plan,
     qtab.c.incident_id,
 )
 
@@ -55,7 +57,8 @@ _QCOLS = (
 class ReleaseClaim:
     """A message this caller alone may now send (its state is ``releasing``): the original envelope and the
     stored bytes, decrypted and checked against their checksum. Hand it back to ``finish_release``,
-    ``unclaim_release`` or ``release_uncertain``."""
+    ``unclaim_release`` or ``release_uncertain``. ``note`` (``--by``) and ``detail`` (route, what was applied)
+    go into each audit line of the release."""
 
     reference: str
     token: str
@@ -64,6 +67,8 @@ class ReleaseClaim:
     mail_from: str
     rcpt_tos: list[str]
     raw: bytes = field(default=b"", repr=False)
+    note: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 def _verify(ref: str, raw: bytes, sha: str) -> None:
@@ -76,8 +81,17 @@ class QuarantineBook(StoreBase):
 
     # ---------------------------------------------------------------- the SMTP path
 
-    async def quarantine(self, sub: Submission, scan: ScanResult, decision: Decision) -> str:
-        """Incident (``near_miss``) and message bytes in ONE transaction, committed before this returns."""
+    async def quarantine(
+        self,
+        sub: Submission,
+        scan: ScanResult,
+        decision: Decision,
+        *,
+        route: dict[str, Any] | None = None,
+        release_plan: dict[str, Any] | None = None,
+    ) -> str:
+        """Incident (``near_miss``) and message bytes in ONE transaction, committed before this returns, with the
+        ``route`` the gateway delivers through and the ``release_plan`` (see ``schema.quarantine``)."""
         now = self.clock()
         sha, (blob, scheme) = await asyncio.to_thread(self._seal, sub.raw)
         async with self._write() as conn:
@@ -101,6 +115,8 @@ class QuarantineBook(StoreBase):
                     size=len(sub.raw),
                     state="held",
                     state_changed_at=now,
+                    route=route,
+                    release_plan=release_plan,
                 )
             )
         log.info("quarantine.stored", reference=ref, size=len(sub.raw), action=decision.action.label)
@@ -141,7 +157,7 @@ class QuarantineBook(StoreBase):
         where = qtab.c.state.in_(list(states)) if states else sa.true()
         return await self._quarantine_records(where, limit)
 
-    async def reveal_message(self, ref: str, *, actor: str, reason: str) -> bytes:
+    async def reveal_message(self, ref: str, *, actor: str, reason: str, note: str | None = None) -> bytes:
         """The stored message, decrypted. The access is recorded (same transaction) before the bytes leave."""
         async with self._write() as conn:
             row = (
@@ -155,7 +171,7 @@ class QuarantineBook(StoreBase):
                 raise NotFound(f"{ref}: no quarantined message with that reference")
             if row.raw is None:
                 raise Conflict(f"{ref}: the message was purged")
-            await self._audit(conn, "reveal", actor=actor, reference=ref, reason=reason)
+            await self._audit(conn, "reveal", actor=actor, reference=ref, reason=reason, note=note)
         raw = self.cipher.open(row.raw, row.encryption)
         _verify(ref, raw, row.sha256)
         return raw
@@ -172,7 +188,7 @@ class QuarantineBook(StoreBase):
             raise NotFound(f"{ref}: no quarantined message with that reference")
         return "purged" if row.purged_at is not None and row.state == "held" else str(row.state)
 
-    async def reject(self, ref: str, *, actor: str, reason: str) -> None:
+    async def reject(self, ref: str, *, actor: str, reason: str, note: str | None = None) -> None:
         """Decide not to send. The bytes stay until retention (evidence), but can no longer be released."""
         now = self.clock()
         async with self._write() as conn:
@@ -185,15 +201,25 @@ class QuarantineBook(StoreBase):
                 state = await self._state_of(conn, ref)
                 raise Conflict(f"{ref} is {state}: only a held message can be rejected")
             await self._audit(conn, "reject", actor=actor, reference=ref, old="held", new="rejected",
-                              reason=reason, now=now)
+                              reason=reason, now=now, note=note)
         log.info("quarantine.rejected", reference=ref)
 
     # ---------------------------------------------------------------- release states (held → releasing → released)
 
-    async def claim_release(self, ref: str, *, actor: str, reason: str, force: bool = False) -> ReleaseClaim:
+    async def claim_release(
+        self,
+        ref: str,
+        *,
+        actor: str,
+        reason: str,
+        force: bool = False,
+        note: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> ReleaseClaim:
         """The conditional claim (held → releasing) has exactly one winner; the others get ``Conflict``.
         ``force`` re-claims a message stuck in ``releasing``. A message that cannot be read is returned to
-        ``held`` (and the ``StoreError`` raised) before anything is sent."""
+        ``held`` (and the ``StoreError`` raised) before anything is sent. ``detail`` (the route, the actions
+        applied or skipped) is recorded with every audit line of this release."""
         now = self.clock()
         token = uuid.uuid4().hex
         from_states = ["held", "releasing"] if force else ["held"]
@@ -219,9 +245,11 @@ class QuarantineBook(StoreBase):
                     ).where(qtab.c.reference == ref)
                 )
             ).one()
+            extra = dict(detail or {}) | ({"force": True} if force else {})
             await self._audit(conn, "release_started", actor=actor, reference=ref, reason=reason, now=now,
-                              detail={"force": force} if force else None)
-        claim = ReleaseClaim(ref, token, actor, reason, row.mail_from, list(row.rcpt_tos))
+                              detail=extra or None, note=note)
+        claim = ReleaseClaim(ref, token, actor, reason, row.mail_from, list(row.rcpt_tos), note=note,
+                             detail=dict(detail or {}))
         try:
             raw = self.cipher.open(row.raw, row.encryption)
             _verify(ref, raw, row.sha256)
@@ -238,7 +266,8 @@ class QuarantineBook(StoreBase):
                 .where(qtab.c.reference == claim.reference, qtab.c.claim == claim.token)
                 .values(state="held", claim=None, state_changed_at=self.clock())
             )
-            await self._audit(conn, "release_failed", actor=claim.actor, reference=claim.reference, detail=detail)
+            await self._audit(conn, "release_failed", actor=claim.actor, reference=claim.reference,
+                              detail=claim.detail | detail, note=claim.note)
         log.warning("quarantine.release_failed", reference=claim.reference)
 
     async def release_uncertain(self, claim: ReleaseClaim, detail: str) -> None:
@@ -246,7 +275,7 @@ class QuarantineBook(StoreBase):
         again by accident; the trail says why."""
         async with self._write() as conn:
             await self._audit(conn, "release_uncertain", actor=claim.actor, reference=claim.reference,
-                              detail={"error": detail})
+                              detail=claim.detail | {"error": detail}, note=claim.note)
         log.error("quarantine.release_uncertain", reference=claim.reference)
 
     async def finish_release(self, claim: ReleaseClaim, *, reply: str, reply_code: int) -> None:
@@ -268,5 +297,6 @@ class QuarantineBook(StoreBase):
                 .values(status="released", status_changed_at=done, delivered=True, upstream_reply=reply[:512])
             )
             await self._audit(conn, "release", actor=claim.actor, reference=ref, old=old, new="released",
-                              reason=claim.reason, detail={"reply_code": reply_code}, now=done)
+                              reason=claim.reason, detail=claim.detail | {"reply_code": reply_code}, now=done,
+                              note=claim.note)
         log.info("quarantine.released", reference=ref, reply_code=reply_code)

@@ -14,6 +14,7 @@ from detectors.findings import Finding
 from gateway.facts import ScanResult
 from gateway.oneline import one_line
 from gateway.policy.model import Action, Decision, RuleHit
+from gateway.store.filenames import redact_filename, redact_location, redact_names_in
 from gateway.submission import Submission
 
 Status = Literal["near_miss", "potential_breach", "released", "confirmed_breach", "false_positive"]
@@ -85,7 +86,8 @@ def summarise_findings(findings: Iterable[Finding]) -> list[dict[str, Any]]:
         acc = accs.setdefault(f.entity, Acc())
         acc.count += 1
         acc.max_score = max(acc.max_score, f.score)
-        acc.locations[f.location] = acc.locations.get(f.location, 0) + 1
+        location = redact_location(f.location)  # locations name attachments: masked like the names
+        acc.locations[location] = acc.locations.get(location, 0) + 1
         acc.detectors.add(f.detector)
         red = one_line(f.redacted, 120)
         if red and red not in acc.examples and len(acc.examples) < MAX_EXAMPLES:
@@ -116,9 +118,11 @@ def incident_values(
     upstream_reply: str | None,
 ) -> dict[str, Any]:
     """The incident row. Everything is metadata: envelope, classes, rule ids, entity types and redacted
-    evidence, attachment names and types; never the subject, the body or a matched value."""
+    evidence, masked attachment names (gateway/store/filenames.py) and types; never the subject, the body or a
+    matched value."""
     status = "near_miss" if quarantined else incident_status(decision, delivered=delivered)
     classes = {r.address.lower(): r.cls for r in scan.recipients}
+    names = [a.name for a in scan.attachments] + [p for a in scan.attachments for p in a.name.split("/")]
     recipients = [
         {"address": one_line(a), "class": classes.get(a.lower(), "external")} for a in sub.rcpt_tos
     ] or [{"address": one_line(r.address), "class": r.cls} for r in scan.recipients]
@@ -139,13 +143,14 @@ def incident_values(
         "sensitivity": scan.sensitivity.label,
         "entities": summarise_findings(scan.findings),
         "unscannable": [
-            {"location": one_line(u.location), "reason": u.reason, "detail": one_line(u.detail, 200)}
+            {"location": one_line(redact_location(u.location)), "reason": u.reason,
+             "detail": one_line(redact_names_in(u.detail, names), 200)}
             for u in scan.unscannable
         ],
         "attachments": [
             {
-                "name": one_line(a.name, 255),
-                "location": one_line(a.location),
+                "name": one_line(redact_filename(a.name), 255),
+                "location": one_line(redact_location(a.location)),
                 "content_type": one_line(a.content_type, 128),
                 "declared_type": one_line(a.declared_type, 128),
                 "size": a.size,
@@ -153,7 +158,7 @@ def incident_values(
             for a in scan.attachments
         ],
         "message_id": one_line(scan.message_id, 998) if scan.message_id else None,
-        "size": scan.size or len(sub.raw),
+        "size": scan.size or sub.size,
         "forwarded": scan.forwarded,
         "encrypted": scan.encrypted,
         "delivered": delivered,
@@ -265,6 +270,10 @@ class QuarantineRecord:
     release_reply: str | None
     purged_at: datetime | None
     incident: IncidentRecord
+    route: dict[str, Any] | None = None
+    """Where the gateway delivered when it held the message (``schema.quarantine``); None before revision 0002."""
+    release_plan: dict[str, Any] | None = None
+    """What a release must still do (the outranked actions); None before revision 0002."""
 
     @property
     def has_message(self) -> bool:

@@ -18,7 +18,12 @@ class Retention(StoreBase):
     """``Store``'s retention part (see the module docstring)."""
 
     async def purge_expired(
-        self, *, older_than_days: int | None = None, actor: str = "retention", dry_run: bool = False
+        self,
+        *,
+        older_than_days: int | None = None,
+        actor: str = "retention",
+        dry_run: bool = False,
+        note: str | None = None,
     ) -> list[str]:
         """Drop message bytes older than ``store.retention_days`` (a still-held message becomes ``expired``).
         One being released right now is left alone: its bytes may be on the wire."""
@@ -49,7 +54,7 @@ class Retention(StoreBase):
             )
             for ref in refs:
                 await self._audit(conn, "purge", actor=actor, reference=ref,
-                                  detail={"retention_days": days}, now=now)
+                                  detail={"retention_days": days}, now=now, note=note)
         if refs:
             log.info("quarantine.purged", count=len(refs), retention_days=days)
         return refs

@@ -119,8 +119,17 @@ quarantine = sa.Table(
     sa.Column("claim", sa.String(64), nullable=True),
     sa.Column("release_reply", sa.String(512), nullable=True),
     sa.Column("purged_at", UtcDateTime(), nullable=True),
+    sa.Column("route", Json(), nullable=True),
+    sa.Column("release_plan", Json(), nullable=True),
 )
-"""States: held → releasing → released; held → rejected; held → expired (retention). ``raw`` is NULL once purged."""
+"""States: held → releasing → released; held → rejected; held → expired (retention). ``raw`` is NULL once purged.
+
+``route`` is where the gateway delivered mail when it held the message (``{"upstream": URL,
+"encryption_smarthost": URL or null}``, after ``serve --upstream``), so a release goes there and not wherever the
+releasing command's own config points. ``release_plan`` is what the policy still required of the message beyond
+the hold (the outranked actions: ``{"action", "encrypt_mode", "subject_tag", "triggers", "rules", "headers"}``),
+applied by a release unless the reviewer chooses otherwise. Both are NULL for messages held before revision 0002:
+a release then needs the route named explicitly."""
 
 audit = sa.Table(
     "audit",
@@ -135,7 +144,48 @@ audit = sa.Table(
     sa.Column("new_status", sa.String(32), nullable=True),
     sa.Column("reason", sa.Text(), nullable=True),
     sa.Column("detail", Json(), nullable=True),
+    sa.Column("source", sa.String(64), nullable=True),
+    sa.Column("prev_hash", sa.String(64), nullable=True),
+    sa.Column("row_hash", sa.String(64), nullable=True),
 )
+"""``source``: where the action came from (the console client's address; NULL for the CLI and the gateway).
+``row_hash`` chains each row to the one before (``gateway/store/auditchain.py``; ``dlpgate audit verify``)."""
+
+console_accounts = sa.Table(
+    "console_accounts",
+    metadata,
+    sa.Column("id", BigId(), primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=True),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("disabled", sa.Boolean(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("failed_count", sa.Integer(), nullable=False),
+    sa.Column("locked_until", UtcDateTime(), nullable=True),
+    sa.Column("last_login_at", UtcDateTime(), nullable=True),
+)
+"""Review-console accounts (issue 14): separate from SMTP AUTH users. ``password_hash`` is argon2id (NULL for
+single sign-on accounts); ``failed_count``/``locked_until`` carry the lockout and back-off."""
+
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    sa.Column("id", BigId(), primary_key=True, autoincrement=True),
+    sa.Column("reference", sa.String(32), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("requested_by", sa.String(255), nullable=False),
+    sa.Column("requested_at", UtcDateTime(), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Column("decided_by", sa.String(255), nullable=True),
+    sa.Column("decided_at", UtcDateTime(), nullable=True),
+    sa.Column("decision_reason", sa.Text(), nullable=True),
+)
+"""Four eyes: a release that needs a second person is a request here (``pending`` → ``approved``/``denied``);
+the requester can never decide their own."""
+
+sa.Index("ix_quarantine_state_id", quarantine.c.state, quarantine.c.id)
 
 digests_sent = sa.Table(
     "digests_sent",

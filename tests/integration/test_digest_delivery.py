@@ -245,14 +245,6 @@ def test_dry_run_prints_and_records_nothing(tmp_path: Path, smtp_upstream: Recor
                                             capsys: pytest.CaptureFixture[str]) -> None:
     """`digest send --dry-run` prints the digest and neither sends nor marks the day."""
     cfg = config(tmp_path, None, smtp_upstream.port)
-    rc = main(["digest", "send", "--date", "2026-03-10", "--dry-run", "--config", str(cfg.directory)])
-    out = capsys.readouterr().out
-    assert rc == 0 and out.startswith("Subject: Cafcass DLP digest for Tue 10 Mar 2026")
-    assert "Totals for the day: 0 incidents" in out
-    rc = main(["digest", "send", "--date", "2026-03-10", "--dry-run", "--format", "html",
-               "--config", str(cfg.directory)])
-    assert rc == 0 and capsys.readouterr().out.startswith("<!DOCTYPE html>")
-    assert smtp_upstream.messages == []
 
     async def state() -> str | None:
         store = await Store.open(cfg)
@@ -261,4 +253,14 @@ def test_dry_run_prints_and_records_nothing(tmp_path: Path, smtp_upstream: Recor
         finally:
             await store.close()
 
+    assert asyncio.run(state()) is None  # creates the (empty) store, as `serve` would: the CLI never does
+    capsys.readouterr()
+    rc = main(["digest", "send", "--date", "2026-03-10", "--dry-run", "--config", str(cfg.directory)])
+    out = capsys.readouterr().out
+    assert rc == 0 and out.startswith("Subject: Cafcass DLP digest for Tue 10 Mar 2026")
+    assert "Totals for the day: 0 incidents" in out
+    rc = main(["digest", "send", "--date", "2026-03-10", "--dry-run", "--format", "html",
+               "--config", str(cfg.directory)])
+    assert rc == 0 and capsys.readouterr().out.startswith("<!DOCTYPE html>")
+    assert smtp_upstream.messages == []
     assert asyncio.run(state()) is None

@@ -117,6 +117,7 @@ async def test_attachment_names_are_redacted_in_records_and_cli(gateway_factory,
     # Masked like a person's name, the file type kept: enough to tell the attachments apart.
     assert "A***** T******* Z*********.txt" in outputs[2] and "b*****.zip" in outputs[2]
     assert "attachment:b*****.zip/T******* f*****/A***** c****** n****.txt" in outputs[4]
-    revealed = await asyncio.to_thread(run_cli, "quarantine", "show", ref.group(0), "--reveal", "--config", cfg,
+    revealed = await asyncio.to_thread(run_cli, "quarantine", "show", ref.group(0), "--reveal", "--reason", "test",
+                                       "--config", cfg,
                                        cwd=tmp_path)
     assert CHILD_FILE in revealed.stdout

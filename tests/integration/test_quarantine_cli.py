@@ -8,6 +8,8 @@ import asyncio
 import csv
 import io
 import json
+import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -42,6 +44,8 @@ from tests.store_fixtures import (
 
 __all__ = ["pg_url", "smtp_upstream", "store_url"]
 
+OS_USER = pwd.getpwuid(os.getuid()).pw_name
+
 
 @pytest.fixture(autouse=True)
 def _reset_structlog() -> Iterator[None]:
@@ -65,7 +69,8 @@ def seed(cfg: Config, *, markers: tuple[str, ...] = ("m1",), monitor: bool = Fal
         try:
             for m in markers:
                 sub = make_submission(marker=m)
-                out.append((await store.quarantine(sub, make_scan(sub), quarantine_decision()), sub.raw))
+                out.append((await store.quarantine(sub, make_scan(sub), quarantine_decision(),
+                                                   route={"upstream": cfg.gateway.upstream.url}), sub.raw))
             if monitor:
                 sub = make_submission(marker="mon")
                 ref = await store.record_incident(sub, make_scan(sub), monitor_decision(), delivered=True)
@@ -132,7 +137,8 @@ def test_killed_right_after_commit_loses_nothing(tmp_path: Path, smtp_upstream: 
         async def go():
             store = await Store.open(load({str(cfg.directory)!r}))
             sub = make_submission(marker="killed")
-            ref = await store.quarantine(sub, make_scan(sub), quarantine_decision())
+            ref = await store.quarantine(sub, make_scan(sub), quarantine_decision(),
+                                         route={{"upstream": {cfg.gateway.upstream.url!r}}})
             sys.stdout.write("REF=" + ref + "\\n")
             sys.stdout.flush()
             os.kill(os.getpid(), signal.SIGKILL)
@@ -165,7 +171,8 @@ def test_show_hides_content_unless_revealed(tmp_path: Path, capsys: pytest.Captu
     assert rc == 0
     rc, out, _ = cli(capsys, "quarantine", "show", ref, "--config", conf, "--json")
     data = json.loads(out)
-    assert [(a["event"], a["actor"], a["reason"]) for a in data["audit"]] == [("reveal", "ivy", "assess")]
+    assert [(a["event"], a["actor"], a["note"], a["reason"]) for a in data["audit"]] == [
+        ("reveal", OS_USER, "ivy", "assess")]  # --by is a note; the actor is the operating-system user
 
 
 def test_reveal_prints_the_exact_message(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
@@ -236,7 +243,7 @@ def test_incidents_list_show_mark_export(tmp_path: Path, capsys: pytest.CaptureF
     assert rc == 0 and len(json.loads(target.read_text())) == 2
     assert oct(target.stat().st_mode & 0o777) == "0o600"
     rc, out, _ = cli(capsys, "incidents", "show", breach, "--config", conf, "--json")
-    assert [(a["event"], a["actor"]) for a in json.loads(out)["audit"]] == [("status", "hal")]
+    assert [(a["event"], a["actor"], a["note"]) for a in json.loads(out)["audit"]] == [("status", OS_USER, "hal")]
     rc, _, err = cli(capsys, "incidents", "list", "--config", conf, "--since", "last tuesday")
     assert rc == 2 and "not a date" in err
 
@@ -246,11 +253,11 @@ def test_db_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     cfg = load_config(write_config(tmp_path))
     conf = str(cfg.directory)
     rc, out, _ = cli(capsys, "db", "current", "--config", conf)
-    assert rc == 1 and "needs 0001" in out
+    assert rc == 1 and "needs 0003" in out
     rc, out, _ = cli(capsys, "db", "upgrade", "--sql", "--config", conf)
     assert rc == 0 and "CREATE TABLE incidents" in out
     rc, out, _ = cli(capsys, "db", "upgrade", "--config", conf)
-    assert rc == 0 and "upgraded from empty to 0001" in out
+    assert rc == 0 and "upgraded from empty to 0003" in out
     rc, out, _ = cli(capsys, "db", "current", "--config", conf)
     assert rc == 0 and "(current)" in out
     rc, out, _ = cli(capsys, "db", "keygen")

@@ -207,6 +207,9 @@ def titled_recognizer() -> TitledNameRecognizer:
         ("Amir's father telephoned", ["Amir"]),
         ("The claimant in this action is Harry Junior.", ["Harry"]),  # "Junior" is a common word at the end
         ("John Smith, the father of the child, attended.", ["John Smith"]),
+        ("Between:\nNATASHA PALMER\nClaimant\n- and -\n(1) MR SEFERIF MANTAS\n(2) LIVERPOOL VICTORIA INSURANCE "
+         "COMPANY LIMITED\nDefendants", ["NATASHA PALMER", "SEFERIF MANTAS"]),
+        ("Between:\nSUNDERLAND CITY COUNCIL\nClaimant\n-and-\nTHE INFORMATION COMMISSIONER\nRespondent", []),
     ],
 )
 def test_family_role_needs_a_name(role_recognizer: FamilyRoleNameRecognizer, text: str, names: list[str]) -> None:

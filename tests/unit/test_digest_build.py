@@ -120,7 +120,7 @@ def test_day_bounds_follow_british_summer_time() -> None:
 
 
 def test_rendered_digest_has_counts_and_no_content(tmp_path: Path) -> None:
-    """Text and HTML parts carry the counts, addresses and attachment names, and no message content."""
+    """Text and HTML parts carry the counts, addresses and masked attachment names, and no message content."""
     cfg = load_config(write_config(tmp_path))
     incidents, held_items, breaches = seeded()
     d = build_digest(organisation="Cafcass", day=DAY, tz=LONDON, now=NOW, incidents=incidents, held=held_items,
@@ -129,7 +129,7 @@ def test_rendered_digest_has_counts_and_no_content(tmp_path: Path) -> None:
     assert rendered.subject == "Cafcass DLP digest for Tue 10 Mar 2026 - 1 potential breach open"
     for part in (rendered.text, rendered.html):
         assert_no_secrets(part, "digest")
-        assert "INC-2026-000004" in part and "someone@gmail.com" in part and "report.pdf" in part
+        assert "INC-2026-000004" in part and "someone@gmail.com" in part and "r*****.pdf" in part
     assert "Totals for the day: 6 incidents" in rendered.text
     assert "9h00m left" in rendered.text
     assert "held 21h00m" in rendered.text

@@ -70,7 +70,8 @@ def test_findings_summary_keeps_redacted_never_text() -> None:
 
 
 def test_incident_values_are_metadata_only() -> None:
-    """The incident row holds envelope, classes, rules, attachments, redacted evidence; no subject or values."""
+    """The incident row holds envelope, classes, rules, masked attachment names, redacted evidence; no subject or
+    values."""
     sub = make_submission()
     values = incident_values(sub, make_scan(sub), quarantine_decision(), reference="INC-2026-000001",
                              node="node-a", now=NOW, delivered=False, quarantined=True, upstream_reply=None)
@@ -82,7 +83,7 @@ def test_incident_values_are_metadata_only() -> None:
         {"address": "bob@cafcass.gov.uk", "class": "internal"},
     ]
     assert values["clauses"] == ["IA 4.3"]
-    assert [a["name"] for a in values["attachments"]] == ["report.pdf", "old.zip"]
+    assert [a["name"] for a in values["attachments"]] == ["r*****.pdf", "o**.zip"]  # names masked (issue 13)
     assert values["unscannable"][0]["reason"] == "encrypted"
 
 

@@ -1,0 +1,253 @@
+"""The quarantine queue, a held message's page, reveal, and the decisions (release, release as is, reject),
+with four eyes where the message is special-category or a rule that held it says ``four_eyes: true``.
+
+Filters live in the session, not the address: an address in a URL ends up in logs and browser history.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.console.web import Console, Viewer, client_of, redirect
+from gateway.notify.release import release_held, required_actions
+from gateway.store import (
+    Conflict,
+    NotFound,
+    QueueFilter,
+    ReleaseFailed,
+    ReleaseRefused,
+    ReleaseUncertain,
+    StoreError,
+    acting_from,
+)
+
+if TYPE_CHECKING:
+    from gateway.store import QuarantineRecord
+
+SENSITIVITIES = ("none", "personal", "special_category")
+PAGE_SIZE = 50
+MAX_REVEAL_CHARS = 200_000
+STATE_LABELS = {
+    "held": "Held",
+    "releasing": "Delivery outcome unknown",
+    "released": "Released",
+    "rejected": "Rejected",
+    "expired": "Expired",
+}
+
+
+def four_eyes_reasons(console: Console, record: QuarantineRecord) -> list[str]:
+    """Why a release of ``record`` needs a second person (empty: it does not)."""
+    reasons = []
+    if record.incident.sensitivity == "special_category":
+        reasons.append("the message is special-category")
+    flagged = {r.id for r in console.cfg.policy.rules if r.four_eyes}
+    held_by = {str(r["rule_id"]) for r in record.incident.rules if r.get("mode", "enforce") == "enforce"}
+    for rule in sorted(held_by & flagged):
+        reasons.append(f"rule {rule} asks for four eyes")
+    return reasons
+
+
+def _filter_from(session: dict[str, Any]) -> QueueFilter:
+    f = session.get("queue_filter") or {}
+
+    def num(key: str) -> float | None:
+        try:
+            return float(f[key]) if f.get(key) not in (None, "") else None
+        except (TypeError, ValueError):
+            return None
+
+    return QueueFilter(
+        rule=f.get("rule") or None,
+        sensitivity=f.get("sensitivity") if f.get("sensitivity") in SENSITIVITIES else None,
+        sender=f.get("sender") or None,
+        recipient_domain=f.get("recipient_domain") or None,
+        older_than_hours=num("older_than_hours"),
+        newer_than_hours=num("newer_than_hours"),
+    )
+
+
+def routes(console: Console) -> list[Route]:
+    store = console.store
+
+    async def queue(request: Request) -> Response:
+        viewer = await console.require(request)
+        sort: Literal["newest", "oldest"] = "oldest" if request.query_params.get("sort") == "oldest" else "newest"
+        after_text = request.query_params.get("after", "")
+        after = int(after_text) if after_text.isdigit() else None
+        flt = _filter_from(request.session)
+        page = await store.queue_page(flt, sort=sort, after=after, limit=PAGE_SIZE)
+        return console.page(
+            request, "queue.html", viewer, page=page, sort=sort, after=after, flt=flt,
+            total=await store.queue_count(flt), by_rule=await store.queue_counts_by_rule(),
+            rules=sorted(r.id for r in console.cfg.policy.rules), sensitivities=SENSITIVITIES,
+            states=STATE_LABELS, now=store.clock(),
+        )
+
+    async def set_filter(request: Request) -> Response:
+        await console.require(request)
+        form = await console.form(request)
+        if form.get("clear"):
+            request.session.pop("queue_filter", None)
+        else:
+            keys = ("rule", "sensitivity", "sender", "recipient_domain", "older_than_hours", "newer_than_hours")
+            request.session["queue_filter"] = {k: form.get(k, "").strip()[:200] for k in keys}
+        return redirect("/queue")
+
+    async def load(ref: str) -> QuarantineRecord:
+        record = await store.get_quarantined(ref)
+        if record is None:
+            raise HTTPException(404, "No held message has that reference.")
+        return record
+
+    async def message(request: Request) -> Response:
+        viewer = await console.require(request)
+        ref = request.path_params["ref"]
+        record = await load(ref)
+        return await _message_page(console, request, viewer, record, revealed=None)
+
+    async def reveal(request: Request) -> Response:
+        viewer = await console.require(request)
+        form = await console.form(request)
+        ref = request.path_params["ref"]
+        record = await load(ref)
+        if not viewer.can("reviewer"):
+            raise HTTPException(403, "Auditors see metadata only: revealing content needs the reviewer role.")
+        why = form.get("reason", "").strip()
+        if len(why) < 5:
+            console.flash(request, "Say why you need to see the content (at least a few words).", "error")
+            return redirect(f"/messages/{ref}")
+        try:
+            with acting_from(client_of(request)):
+                raw = await store.reveal_message(ref, actor=viewer.name, reason=why)
+        except (Conflict, NotFound, StoreError) as exc:
+            console.flash(request, str(exc), "error")
+            return redirect(f"/messages/{ref}")
+        return await _message_page(console, request, viewer, record, revealed=_readable(raw))
+
+    async def decide(request: Request) -> Response:
+        viewer = await console.require(request, "reviewer")
+        form = await console.form(request)
+        ref = request.path_params["ref"]
+        record = await load(ref)
+        action = form.get("action", "")
+        why = form.get("justification", "").strip()
+        if len(why) < 5:
+            console.flash(request, "Give a justification (at least a few words): it goes in the audit trail.", "error")
+            return redirect(f"/messages/{ref}")
+        with acting_from(client_of(request)):
+            if action == "reject":
+                try:
+                    await store.reject(ref, actor=viewer.name, reason=why)
+                    console.flash(request, f"{ref} rejected: it will not be sent.")
+                except (Conflict, NotFound) as exc:
+                    console.flash(request, str(exc), "error")
+                return redirect(f"/messages/{ref}")
+            if action not in ("release", "release_as_is"):
+                raise HTTPException(400, "Unknown action.")
+            if four_eyes_reasons(console, record):
+                try:
+                    await store.request_approval(ref, action, actor=viewer.name, reason=why)
+                    console.flash(request, "Four eyes: the release now waits for an approver (not you).")
+                except (Conflict, NotFound) as exc:
+                    console.flash(request, str(exc), "error")
+                return redirect(f"/messages/{ref}")
+            await _release(console, request, ref, actor=viewer.name, reason=why, as_is=action == "release_as_is")
+        return redirect(f"/messages/{ref}")
+
+    async def approvals(request: Request) -> Response:
+        viewer = await console.require(request)
+        return console.page(request, "approvals.html", viewer, pending=await store.pending_approvals())
+
+    async def decide_approval(request: Request) -> Response:
+        viewer = await console.require(request, "approver")
+        form = await console.form(request)
+        approval_id = int(request.path_params["approval"])
+        approve = form.get("decision") == "approve"
+        why = form.get("justification", "").strip()
+        back = form.get("back", "/approvals")
+        back = back if back.startswith("/messages/") or back == "/approvals" else "/approvals"
+        if len(why) < 5:
+            console.flash(request, "Give a justification (at least a few words).", "error")
+            return redirect(back)
+        with acting_from(client_of(request)):
+            try:
+                decided = await store.decide_approval(approval_id, approver=viewer.name, approve=approve,
+                                                      reason=why)
+            except (Conflict, NotFound) as exc:
+                console.flash(request, str(exc), "error")
+                return redirect(back)
+            if approve:
+                reason = f"{decided.reason} (requested by {decided.requested_by}; approved: {why})"
+                await _release(console, request, decided.reference, actor=viewer.name, reason=reason,
+                               as_is=decided.kind == "release_as_is")
+            else:
+                console.flash(request, "Release request refused; the message stays held.")
+        return redirect(back)
+
+    return [
+        Route("/queue", queue, methods=["GET"]),
+        Route("/queue/filter", set_filter, methods=["POST"]),
+        Route("/messages/{ref:str}", message, methods=["GET"]),
+        Route("/messages/{ref:str}/reveal", reveal, methods=["POST"]),
+        Route("/messages/{ref:str}/decide", decide, methods=["POST"]),
+        Route("/approvals", approvals, methods=["GET"]),
+        Route("/approvals/{approval:int}/decide", decide_approval, methods=["POST"]),
+    ]
+
+
+async def _release(console: Console, request: Request, ref: str, *, actor: str, reason: str, as_is: bool) -> None:
+    """``gateway.notify.release``: planned (the actions the policy still requires, unless as is), claimed once,
+    sent once. An unknown outcome is shown as such and never retried here."""
+    try:
+        reply, target = await release_held(console.store, console.cfg, ref, actor=actor, reason=reason, as_is=as_is)
+    except ReleaseUncertain as exc:
+        console.flash(request, f"Delivery outcome unknown: {exc}", "error")
+        return
+    except (ReleaseFailed, ReleaseRefused, Conflict, NotFound, StoreError) as exc:
+        console.flash(request, str(exc), "error")
+        return
+    applied = ", ".join(target.applied) or "as stored"
+    console.flash(request, f"{ref} released ({applied}); the next hop said {reply.code}.")
+
+
+def _readable(raw: bytes) -> dict[str, Any]:
+    """The revealed message for a person: a few header fields and the text parts (escaped by the template)."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    headers = [(k, str(msg.get(k, ""))) for k in ("From", "To", "Cc", "Subject", "Date") if msg.get(k)]
+    texts: list[str] = []
+    attachments: list[str] = []
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        if part.get_content_disposition() == "attachment" or part.get_filename():
+            attachments.append(f"{part.get_filename() or 'unnamed'} ({part.get_content_type()})")
+        elif part.get_content_type() == "text/plain":
+            try:
+                texts.append(str(part.get_content()))
+            except (LookupError, ValueError):
+                texts.append(part.get_payload(decode=True).decode("utf-8", "replace"))  # type: ignore[union-attr]
+    body = "\n\n".join(texts) or raw.decode("utf-8", "replace")
+    return {"headers": headers, "body": body[:MAX_REVEAL_CHARS], "attachments": attachments}
+
+
+async def _message_page(console: Console, request: Request, viewer: Viewer, record: QuarantineRecord,
+                        revealed: dict[str, Any] | None) -> Response:
+    store = console.store
+    ref = record.reference
+    trail, _ = await store.audit_page(reference=ref, limit=100)
+    uncertain = [a for a in trail if a.event == "release_uncertain"] if record.state == "releasing" else []
+    return console.page(
+        request, "message.html", viewer, q=record, inc=record.incident, revealed=revealed, states=STATE_LABELS,
+        required=required_actions(record), four_eyes=four_eyes_reasons(console, record),
+        keep_until=record.stored_at + timedelta(days=console.cfg.gateway.store.retention_days),
+        approvals=await store.approvals_for(ref), audit=list(reversed(trail)), uncertain=uncertain,
+    )

@@ -1,0 +1,125 @@
+"""Review-console accounts (issue 14): who may sign in to the console, with which role, and the counters behind
+lockout and back-off. Separate from SMTP AUTH users (``dlpgate passwd``).
+
+The store keeps accounts and records what happened; the console decides (password check, back-off policy) and
+passes the results in. Every change of an account is an audit row in the same transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from gateway.oneline import one_line
+from gateway.store.base import StoreBase
+from gateway.store.errors import Conflict, NotFound
+from gateway.store.schema import console_accounts as acc
+
+ROLES = ("auditor", "reviewer", "approver", "admin")
+"""Least to most: ``auditor`` reads metadata and the audit trail, never content; ``reviewer`` reveals (with a
+reason), releases and rejects; ``approver`` also gives the second approval four eyes need; ``admin`` also
+manages accounts."""
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    id: int
+    name: str
+    role: str
+    password_hash: str | None
+    source: str
+    disabled: bool
+    created_at: datetime
+    failed_count: int
+    locked_until: datetime | None
+    last_login_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> AccountRecord:
+        return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls)})
+
+
+class AccountBook(StoreBase):
+    """``Store``'s console-account part (see the module docstring)."""
+
+    async def get_account(self, name: str) -> AccountRecord | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(acc).where(acc.c.name == name))).mappings().first()
+        return AccountRecord.from_row(row) if row else None
+
+    async def list_accounts(self) -> list[AccountRecord]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(acc).order_by(acc.c.name))).mappings().all()
+        return [AccountRecord.from_row(r) for r in rows]
+
+    async def add_account(
+        self, name: str, role: str, password_hash: str | None, *, actor: str, source: str = "local",
+        client: str | None = None,
+    ) -> None:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+        now = self.clock()
+        async with self._write() as conn:
+            exists = (await conn.execute(sa.select(acc.c.id).where(acc.c.name == name))).first()
+            if exists:
+                raise Conflict(f"an account named {name!r} exists already")
+            await conn.execute(sa.insert(acc).values(
+                name=one_line(name, 255), role=role, password_hash=password_hash, source=source, disabled=False,
+                created_at=now, failed_count=0, locked_until=None, last_login_at=None,
+            ))
+            await self._audit(conn, "account_added", actor=actor, new=role, detail={"account": name},
+                              now=now, source=client)
+
+    async def set_role(self, name: str, role: str, *, actor: str, client: str | None = None) -> None:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+        async with self._write() as conn:
+            old = (await conn.execute(sa.select(acc.c.role).where(acc.c.name == name))).scalar_one_or_none()
+            if old is None:
+                raise NotFound(f"no account named {name!r}")
+            await conn.execute(sa.update(acc).where(acc.c.name == name).values(role=role))
+            await self._audit(conn, "role_change", actor=actor, old=old, new=role, detail={"account": name},
+                              source=client)
+
+    async def set_password(self, name: str, password_hash: str, *, actor: str) -> None:
+        async with self._write() as conn:
+            res = await conn.execute(sa.update(acc).where(acc.c.name == name).values(
+                password_hash=password_hash, failed_count=0, locked_until=None))
+            if res.rowcount != 1:
+                raise NotFound(f"no account named {name!r}")
+            await self._audit(conn, "password_set", actor=actor, detail={"account": name})
+
+    async def set_disabled(self, name: str, disabled: bool, *, actor: str, client: str | None = None) -> None:
+        async with self._write() as conn:
+            res = await conn.execute(sa.update(acc).where(acc.c.name == name).values(disabled=disabled))
+            if res.rowcount != 1:
+                raise NotFound(f"no account named {name!r}")
+            await self._audit(conn, "account_disabled" if disabled else "account_enabled", actor=actor,
+                              detail={"account": name}, source=client)
+
+    async def note_sign_in(
+        self, name: str, *, ok: bool, locked_until: datetime | None = None, client: str | None = None,
+        method: str = "password", why: str | None = None,
+    ) -> None:
+        """A sign-in attempt and its outcome: success clears the failure count; a failure counts and may lock
+        the account until ``locked_until`` (the console's back-off). Both are audit rows."""
+        now = self.clock()
+        async with self._write() as conn:
+            if ok:
+                await conn.execute(sa.update(acc).where(acc.c.name == name).values(
+                    failed_count=0, locked_until=None, last_login_at=now))
+            else:
+                await conn.execute(sa.update(acc).where(acc.c.name == name).values(
+                    failed_count=acc.c.failed_count + 1, locked_until=locked_until))
+            detail: dict[str, Any] = {"method": method}
+            if why:
+                detail["why"] = why
+            if locked_until is not None:
+                detail["locked_until"] = locked_until.isoformat()
+            await self._audit(conn, "sign_in" if ok else "sign_in_failed", actor=one_line(name, 255),
+                              detail=detail, now=now, source=client)

@@ -1,0 +1,192 @@
+"""Large messages in flight (issue 13, "Memory"): spooled to disk as they arrive, encrypted there with the
+quarantine's key, removed after the transaction, streamed to the next hop byte for byte, read by the scan
+worker from the spool, and bounded in total (451 4.3.1 beyond ``server.max_in_flight_bytes``).
+
+Real SMTP on loopback (smtplib client, aiosmtpd upstream), real files, real scan workers. The memory figure
+itself is measured by ``bench/memory.py``, not here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import smtplib
+import socket
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from tests.smtp_fixtures import Upstream, send
+
+MARKER = b"UNIQUE-PLAINTEXT-MARKER-5c1d"
+
+
+def big_message(size: int, *, subject: bytes = b"Big one", extra_header: bytes = b"", tail: bytes = b"") -> bytes:
+    """A message of about ``size`` bytes: a text body with the awkward lines (leading dots, a lone dot, 8-bit,
+    trailing spaces, a 5,000-byte line), then a base64 attachment of random bytes, then ``tail``."""
+    payload = base64.encodebytes(os.urandom(size * 3 // 4)).replace(b"\n", b"\r\n")
+    return (
+        b"From: Alice <alice@cafcass.gov.uk>\r\nTo: Bob <bob@example.org>\r\nSubject: " + subject + b"\r\n"
+        + extra_header + b"Message-ID: <big@test>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+        b"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        b".leading dot\r\n..two dots\r\n.\r\ncaf\xc3\xa9 \r\n" + b"x" * 5000 + b"\r\n" + MARKER + b"\r\n"
+        b"--b1\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"d.bin\"\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + payload + tail + b"--b1--\r\n"
+    )
+
+
+def spool_files(app) -> list[Path]:
+    folder = app.cfg.state_dir / "spool" / "messages"
+    return sorted(folder.glob("*.spool")) if folder.is_dir() else []
+
+
+async def wait_for_spool(app, timeout: float = 20) -> list[Path]:
+    for _ in range(int(timeout / 0.02)):
+        files = spool_files(app)
+        if files:
+            return files
+        await asyncio.sleep(0.02)
+    return []
+
+
+async def test_large_message_is_spooled_and_relayed_byte_exact(gateway_factory, upstream: Upstream) -> None:
+    """A message over spool_threshold is kept in a file while in flight (not in memory), relayed to the next hop
+    byte for byte after our Received field, and its file is gone once the client has its 250."""
+    upstream.handler.data_delay = 1.0  # keep the message in flight long enough to look at the spool
+    app = await gateway_factory({"upstream": {"url": upstream.url}})
+    data = big_message(3_000_000)
+    sending = asyncio.create_task(
+        asyncio.to_thread(send, app.port, "alice@cafcass.gov.uk", ["bob@example.org"], data)
+    )
+    files = await wait_for_spool(app)
+    assert len(files) == 1 and files[0].stat().st_mode & 0o777 == 0o600
+    assert await sending == {}
+    got = upstream.handler.messages[0].data
+    assert got.endswith(data) and got[: len(got) - len(data)].startswith(b"Received: from client.test")
+    assert got[: len(got) - len(data)].count(b"\r\n") == 3
+    assert spool_files(app) == []
+
+
+async def test_spool_is_encrypted_with_the_store_key(gateway_factory, upstream: Upstream,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """With store.encryption_key_env set, the spool file holds no plaintext; the relay is still exact."""
+    monkeypatch.setenv("DLPGATE_TEST_SPOOL_KEY", Fernet.generate_key().decode())
+    upstream.handler.data_delay = 1.0
+    app = await gateway_factory({"upstream": {"url": upstream.url},
+                                 "store": {"encryption_key_env": "DLPGATE_TEST_SPOOL_KEY"}})
+    data = big_message(2_000_000)
+    sending = asyncio.create_task(
+        asyncio.to_thread(send, app.port, "alice@cafcass.gov.uk", ["bob@example.org"], data)
+    )
+    files = await wait_for_spool(app)
+    assert files, "no spool file while the message was in flight"
+    stored = files[0].read_bytes()
+    assert MARKER not in stored and b"--b1" not in stored and b"caf\xc3\xa9" not in stored
+    assert await sending == {}
+    assert upstream.handler.messages[0].data.endswith(data)
+    assert spool_files(app) == []
+
+
+async def test_large_message_to_maildir_upstream(gateway_factory, tmp_path: Path) -> None:
+    """The Maildir next hop writes a spooled message from its file, byte for byte."""
+    maildir = tmp_path / "maildir"
+    app = await gateway_factory({"upstream": {"url": f"maildir:{maildir}"}})
+    data = big_message(2_000_000)
+    await asyncio.to_thread(send, app.port, "alice@cafcass.gov.uk", ["bob@example.org"], data)
+    files = list((maildir / "new").iterdir())
+    assert len(files) == 1 and files[0].read_bytes().endswith(data)
+    assert spool_files(app) == []
+
+
+def _dialogue_data(port: int, data: bytes, *, size_param: int | None = None) -> list[bytes]:
+    """MAIL/RCPT/DATA by hand (smtplib would stop at a MAIL refusal): the reply to MAIL, then to the end of DATA."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        f = s.makefile("rb")
+
+        def reply() -> bytes:
+            line = f.readline()
+            while line[3:4] == b"-":
+                line = f.readline()
+            return line
+
+        reply()
+        s.sendall(b"EHLO client.test\r\n")
+        reply()
+        mail = b"MAIL FROM:<alice@cafcass.gov.uk>" + (b" SIZE=%d" % size_param if size_param else b"")
+        s.sendall(mail + b"\r\n")
+        first = reply()
+        if not first.startswith(b"250"):
+            return [first]
+        s.sendall(b"RCPT TO:<bob@example.org>\r\nDATA\r\n")
+        reply()
+        reply()
+        s.sendall(data.replace(b"\r\n.", b"\r\n..") + b".\r\n")
+        return [first, reply()]
+
+
+async def test_in_flight_budget_answers_451_431(gateway_factory, upstream: Upstream) -> None:
+    """Past server.max_in_flight_bytes a message gets 451 4.3.1 (at MAIL when its SIZE says so, else at the end
+    of DATA) and is not relayed; once the first message is through, the same message is accepted."""
+    upstream.handler.data_delay = 1.5
+    app = await gateway_factory({"upstream": {"url": upstream.url},
+                                 "server": {"max_message_size": 2_500_000, "max_in_flight_bytes": 3_000_000}})
+    data = big_message(2_000_000)
+    first = asyncio.create_task(
+        asyncio.to_thread(send, app.port, "alice@cafcass.gov.uk", ["bob@example.org"], data)
+    )
+    await wait_for_spool(app)
+    at_mail = await asyncio.to_thread(_dialogue_data, app.port, data, size_param=len(data))
+    at_data = await asyncio.to_thread(_dialogue_data, app.port, data)
+    assert at_mail[0].startswith(b"451 4.3.1"), at_mail
+    assert at_data[0].startswith(b"250") and at_data[1].startswith(b"451 4.3.1"), at_data
+    assert await first == {}
+    again = await asyncio.to_thread(_dialogue_data, app.port, data, size_param=len(data))
+    assert again[1].startswith(b"250"), again
+    assert len(upstream.handler.messages) == 2
+    assert app.handler is not None and app.handler.budget.used == 0
+
+
+ROUTES = {
+    "rules": [
+        {"id": "route-encrypt", "clause": "T 1", "when": {"headers": [{"name": "X-Test-Route", "pattern": "^enc$"}]},
+         "action": "encrypt", "reason": "Test rule."},
+        {"id": "nhs-hold", "clause": "T 2", "when": {"entities": [{"type": "UK_NHS"}]},
+         "action": "quarantine", "reason": "Test rule."},
+    ]
+}
+
+
+async def test_scan_and_act_on_spooled_messages(gateway_factory, upstream: Upstream) -> None:
+    """The scan worker reads a spooled message from its file (an NHS number at its very end holds it, and the
+    quarantine keeps every byte); the subject tag rewrites only the header of a spooled message."""
+    app = await gateway_factory(
+        {"upstream": {"url": upstream.url}, "scan": {"enabled": True, "workers": 1},
+         "alerts": {"email": False}, "notifications": {"notify_sender_on_quarantine": False}},
+        ROUTES,
+    )
+    tagged = big_message(2_000_000, extra_header=b"X-Test-Route: enc\r\n")
+    await asyncio.to_thread(send, app.port, "alice@cafcass.gov.uk", ["bob@example.org"], tagged)
+    got = upstream.handler.messages[0].data
+    assert b"\r\nSubject: [encrypt] Big one\r\n" in got
+    assert got.endswith(tagged.replace(b"Subject: Big one", b"Subject: [encrypt] Big one"))
+
+    held = big_message(2_000_000, tail=b"--b1\r\nContent-Type: text/plain\r\n\r\nNHS 943 476 5919\r\n")
+
+    def send_held() -> tuple[int, bytes]:
+        with smtplib.SMTP("127.0.0.1", app.port, timeout=60) as client:
+            client.ehlo("client.test")
+            client.mail("alice@cafcass.gov.uk")
+            client.rcpt("bob@example.org")
+            return client.data(held)
+
+    code, text = await asyncio.to_thread(send_held)
+    assert code == 250 and b"held for review" in text, text
+    assert len(upstream.handler.messages) == 1
+    ref = text.decode().rsplit(" ", 1)[-1]
+    assert app.store is not None
+    stored = await app.store.reveal_message(ref, actor="test", reason="test")
+    assert stored == held
+    assert spool_files(app) == []
