@@ -143,7 +143,7 @@ async def send_all(port: int, messages: list[bytes]) -> list[str]:
     async def one(data: bytes) -> str:
         try:
             async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=600) as client:
-                errors, text = await client.sendmail("sender@cafcass.gov.uk", ["rcpt@example.org"], data)
+                _refused, text = await client.sendmail("sender@cafcass.gov.uk", ["rcpt@example.org"], data)
                 return f"250 {text}"[:80]
         except aiosmtplib.SMTPResponseException as exc:
             return f"{exc.code} {exc.message}"[:80]
@@ -190,7 +190,7 @@ def main() -> int:
         gateway = subprocess.Popen(
             [str(REPO / ".venv/bin/dlpgate"), "serve", "--config", str(cfg), "--listen", f"127.0.0.1:{gw_port}",
              "--upstream", f"smtp://127.0.0.1:{sink_port}"],
-            stderr=open(tmp / "gateway.log", "wb"),  # noqa: SIM115 - closed with the process
+            stderr=open(tmp / "gateway.log", "wb"),
         )
         procs.append(gateway)
         wait_port(gw_port, gateway)

@@ -41,7 +41,7 @@ from detectors.names import WORDS, NameRules, sender_words
 from detectors.ner import NerPass, blocks_needing_ner
 from detectors.normalize import normalize
 from detectors.presidio_adapter import empty_artifacts
-from detectors.recognizers.layout import blocks, zones
+from detectors.recognizers.layout import Zone, blocks, zones
 from detectors.recognizers.special import CATEGORY_KEY
 from detectors.redact import redact
 from detectors.sensitivity import Weights
@@ -52,6 +52,11 @@ from gateway.mime.model import TextChunk
 _ = _recognizers
 
 _FINGERPRINT_KEY = os.urandom(16)
+# Display names of the message's own address fields (``gateway.mime.headers``) are the correspondents' names:
+# like a quoted From/To block, their names and contact details are not findings (identifiers in them are).
+_ADDRESS_HEADER_LOCATIONS = frozenset(
+    f"header:{name}" for name in ("from", "sender", "reply-to", "to", "cc", "bcc")
+)
 _RECOGNIZER_NAME_KEY = RecognizerResult.RECOGNIZER_NAME_KEY
 
 
@@ -188,6 +193,8 @@ class ContentDetector:
             quoted_headers=layout.quoted_headers,
             signature_max_lines=layout.signature_max_lines,
         ) if is_body else []
+        if chunk.kind == "header" and chunk.location.partition("#")[0].lower() in _ADDRESS_HEADER_LOCATIONS:
+            zs = [Zone(0, len(norm.text), "header")]
         work = ChunkWork(chunk=chunk, norm=norm, zones=zs)
         for start, end in blocks(norm.text, layout.block_chars):
             text = norm.text[start:end]

@@ -5,7 +5,8 @@ broken address list or encoded word, and one bad header must not stop a decision
 the raw header strings and degrades to "no value" instead of failing.
 
 The trigger grammar lives here so that ``detectors.encryption`` (is the trigger already there?) and
-``gateway.actions.encrypt`` (add it once) can never disagree about what counts as a trigger.
+``gateway.actions.encrypt`` (add it once) can never disagree about what counts as a trigger; both read the raw
+Subject value, as the downstream encryption service does (``raw_subject_has_trigger``).
 """
 
 from __future__ import annotations
@@ -56,6 +57,21 @@ def _safe_str(value: object) -> str:
         return ""
 
 
+def unfold(raw: str) -> str:
+    """A header value as the wire has it, on one line: folding undone, encoded words left as they are."""
+    return _FOLD.sub(" ", raw).strip()
+
+
+def raw_header_values(msg: Message, name: str) -> list[str]:
+    """All values of header ``name`` unfolded but *not* decoded: what a service matching raw headers sees."""
+    wanted = name.lower()
+    try:
+        items = msg.raw_items()
+    except Exception:
+        return []
+    return [unfold(v if isinstance(v, str) else _safe_str(v)) for k, v in items if str(k).lower() == wanted]
+
+
 def header_names(msg: Message) -> list[str]:
     """Header names in order, lower-cased; never raises."""
     try:
@@ -87,6 +103,21 @@ def subject_has_trigger(subject: str, triggers: Iterable[str]) -> bool:
     if not any(t.strip() for t in key):
         return False
     return bool(_trigger_pattern(key).match(strip_reply_prefixes(subject)))
+
+
+def raw_subject_has_trigger(msg: Message, triggers: Iterable[str]) -> bool:
+    """The trigger as the downstream encryption service sees it: in every Subject field, raw.
+
+    The service matches the header as it travels: ``Subject: =?utf-8?q?encrypt?= notes`` decodes to
+    "encrypt notes" for a person, but its raw value does not start with the word, so the service does not
+    encrypt it. Detection therefore reads the raw (unfolded, undecoded) value, exactly as
+    ``gateway.actions.encrypt.add_subject_tag`` does before it adds the tag: a subject whose raw value lacks
+    the trigger is not counted as encrypted, and when a rule asks for encryption the plain tag is added in
+    front of it. Matching the raw value is the safe side either way: if a service does decode, the added
+    plain tag is harmless. Every Subject field must carry it (a second, untagged one is what some reader
+    would show)."""
+    values = raw_header_values(msg, "Subject")
+    return bool(values) and all(subject_has_trigger(v, triggers) for v in values)
 
 
 def word_count(text: str) -> int:

@@ -6,6 +6,21 @@ Senders (and copy-paste from PDFs and web pages) hide identifiers from naive pat
 the original characters, so the normaliser records, run by run, which original span produced which output.
 Digits separated by spaces, dots or dashes are left alone here: the patterns accept those separators, which
 keeps two unrelated numbers that happen to sit side by side from being glued together.
+
+What a reader's eye undoes is undone here too:
+
+* every default-ignorable code point vanishes (Unicode's ``Default_Ignorable_Code_Point``: format characters,
+  variation selectors, tag characters, Hangul fillers, the combining grapheme joiner...);
+* decimal digits of every script are digits (category ``Nd``: ``٩٤٣`` is ``943``);
+* confusables fold to the Latin letters they imitate (Unicode TR39's skeleton, for the scripts that imitate
+  Latin: Cyrillic ``С``, Greek ``Ο``, Armenian, Cherokee), in words that mix them with Latin letters or digits or
+  are made of look-alikes only, so Russian or Greek prose is left alone; inside a run of digits ``O``/``o`` is
+  zero, ``l``/``I``/``|`` one, Cyrillic ``З`` three and ``б`` six;
+* an identifier broken across a line (``943 476`` / ``5919``, ``ZW24C`` / ``50123``, ``943-476-`` / ``5919``)
+  is joined: a line that ends in a digit (or a digit and up to three letters, or a separator) followed by a line
+  that starts with a digit (or up to three letters and a digit, or a single capital) continue each other.
+
+Folds are one character for one, so they leave the offset map as it is.
 """
 
 from __future__ import annotations
@@ -16,12 +31,52 @@ import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-_SPECIAL = re.compile(
+import regex
+
+# A line that ends an identifier's first part and a line that continues it (see the module docstring).
+_WRAP_BEFORE = r"(?<=\d[A-Za-z]{0,3}[-./]?)[ \t]*\n"
+_WRAP_AFTER = r"(?=[ \t]*(?:>[> \t]*)?(?:\d|[A-Za-z]{1,3}\d|[A-Z](?![A-Za-z0-9])))"
+_SPECIAL = regex.compile(
     r"(?P<ent>&(?:\#[0-9]{1,7}|\#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});)"
     r"|(?P<quote>^[ \t]*>[> \t]*)"
+    rf"|(?P<wrap>{_WRAP_BEFORE}{_WRAP_AFTER})"
     r"|(?P<wide>[^\x00-\x7f]+)",
-    re.MULTILINE,
+    regex.MULTILINE,
 )
+_DEFAULT_IGNORABLE = regex.compile(r"\p{Default_Ignorable_Code_Point}")
+# Plain ASCII needs the full pass only for a wrapped identifier or a letter that stands for a digit.
+_ASCII_WORK = re.compile(
+    r"[0-9][OolI|]|[OolI|][0-9]|\d[A-Za-z]{0,3}[-./]?[ \t]*\n[ \t]*(?:>[> \t]*)?(?:\d|[A-Za-z]{1,3}\d|[A-Z](?![A-Za-z0-9]))"
+)
+
+# TR39 confusables of Latin letters in the scripts that imitate them (one character for one).
+_CONFUSABLE_LETTERS = {
+    # Cyrillic
+    "А": "A", "В": "B", "С": "C", "Е": "E", "Н": "H", "І": "I", "Ј": "J", "К": "K", "М": "M", "О": "O",
+    "Р": "P", "Ѕ": "S", "Т": "T", "Х": "X", "У": "Y", "Ү": "Y", "Ԛ": "Q", "Ԝ": "W", "Ӏ": "I", "Ѵ": "V",
+    "а": "a", "с": "c", "е": "e", "о": "o", "р": "p", "х": "x", "у": "y", "ѕ": "s", "і": "i", "ј": "j",
+    "ԁ": "d", "һ": "h", "ԛ": "q", "ԝ": "w", "ӏ": "l", "ү": "y", "ѵ": "v", "ɡ": "g",
+    # Greek
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O",
+    "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "Ϲ": "C", "Ϳ": "J",
+    "α": "a", "ο": "o", "ν": "v", "ι": "i", "ρ": "p", "υ": "u", "ϲ": "c", "ϳ": "j",
+    # Armenian
+    "Օ": "O", "Ս": "U", "Տ": "S", "օ": "o", "ս": "u", "հ": "h", "ո": "n", "ց": "g", "զ": "q",
+    # Cherokee capitals
+    "Ꭺ": "A", "Ᏼ": "B", "Ꮯ": "C", "Ꭼ": "E", "Ꮋ": "H", "Ꭻ": "J", "Ꮶ": "K", "Ꮇ": "M", "Ꮲ": "P", "Ꮪ": "S",
+    "Ꭲ": "T", "Ꮩ": "V", "Ꮃ": "W", "Ꮓ": "Z",
+    # Latin letters outside ASCII that NFKC keeps
+    "ı": "i", "ȷ": "j", "ɑ": "a",
+}  # fmt: skip
+_LETTER_FOLD = str.maketrans(_CONFUSABLE_LETTERS)
+_CONFUSABLE_WORD = re.compile(
+    "[^\\W_]*[" + "".join(_CONFUSABLE_LETTERS) + "][^\\W_]*"
+)
+# In a run of digits: letters and look-alikes that stand for digits.
+_DIGIT_LIKE = {"O": "0", "o": "0", "l": "1", "I": "1", "|": "1", "З": "3", "з": "3", "б": "6"}
+_DIGIT_CLASS = "[" + "".join(_DIGIT_LIKE) + "]"
+_DIGIT_TOUCH = re.compile(f"[0-9]{_DIGIT_CLASS}|{_DIGIT_CLASS}[0-9]")
+_DIGIT_RUN = re.compile(f"(?:[0-9]|{_DIGIT_CLASS})+")
 
 # Characters that carry no visible content but split tokens: Unicode "format" characters (zero-width space,
 # joiners, word joiner, BOM, soft hyphen, bidi controls) plus a few invisible fillers that are not Cf.
@@ -32,11 +87,13 @@ _QUOTES = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032":
 
 def _char_form(ch: str) -> str:
     """Canonical form of one non-ASCII character ('' when it should vanish)."""
-    if ch in _INVISIBLE_EXTRA:
+    if ch in _INVISIBLE_EXTRA or _DEFAULT_IGNORABLE.match(ch):
         return ""
     cat = unicodedata.category(ch)
     if cat == "Cf":
         return ""
+    if cat == "Nd":
+        return str(unicodedata.decimal(ch))
     if cat == "Pd" or ch == "\u2212":
         return "-"
     if cat == "Zs" or ch in "\u2028\u2029":
@@ -107,7 +164,8 @@ class Normalized:
 
 def normalize(text: str, *, strip_quote_prefixes: bool = True) -> Normalized:
     """NFKC, invisible characters removed, HTML entities decoded, ``>`` quote prefixes dropped."""
-    if text.isascii() and "&" not in text and (not strip_quote_prefixes or ">" not in text):
+    if (text.isascii() and "&" not in text and (not strip_quote_prefixes or ">" not in text)
+            and not _ASCII_WORK.search(text)):
         return Normalized(text=text, original_length=len(text))
     out: list[str] = []
     norm_starts: list[int] = []
@@ -149,10 +207,14 @@ def normalize(text: str, *, strip_quote_prefixes: bool = True) -> Normalized:
                 add("".join(_char_form(c) if not c.isascii() else c for c in decoded), s, e - s, False)
         elif kind == "quote":
             pass  # the prefix vanishes; the line's text follows unchanged
+        elif kind == "wrap":
+            # a line break inside an identifier: a space, or nothing after a separator (``943-476-`` / ``5919``)
+            before = text[s - 1] if s else ""
+            add("" if before in "-./" else " ", s, e - s, False)
         else:
             for k in range(s, e):
                 ch = text[k]
-                if unicodedata.combining(ch) and out:
+                if unicodedata.combining(ch) and out and not _DEFAULT_IGNORABLE.match(ch):
                     form = unicodedata.normalize("NFKC", ch)
                     add(form, k, 1, form == ch)
                     continue
@@ -161,7 +223,7 @@ def normalize(text: str, *, strip_quote_prefixes: bool = True) -> Normalized:
         pos = e
     if pos < len(text):
         add(text[pos:], pos, len(text) - pos, True)
-    result = "".join(out)
+    result = fold_confusables("".join(out))
     if not norm_starts or (len(identity) == 1 and identity[0] and orig_starts[0] == 0
                            and orig_lens[0] == len(text)):
         return Normalized(text=result, original_length=len(text))
@@ -174,3 +236,38 @@ def normalize(text: str, *, strip_quote_prefixes: bool = True) -> Normalized:
         _orig_lens=orig_lens,
         _identity=identity,
     )
+
+
+def _fold_word(m: re.Match[str]) -> str:
+    word = m.group()
+    mixed = any(ch.isascii() for ch in word)
+    if mixed or all(ch in _CONFUSABLE_LETTERS or not ch.isalpha() for ch in word):
+        return word.translate(_LETTER_FOLD)
+    return word
+
+
+def _fold_digits(m: re.Match[str]) -> str:
+    run = m.group()
+    digits = sum(ch.isdigit() for ch in run)
+    if digits < 2 or digits <= len(run) - digits:
+        return run
+    text = m.string
+    letter_before = m.start() > 0 and text[m.start() - 1].isalpha()
+    letter_after = m.end() < len(text) and text[m.end()].isalpha()
+    out = []
+    for i, ch in enumerate(run):
+        if ch in _DIGIT_LIKE and not (i == 0 and letter_before) and not (i == len(run) - 1 and letter_after):
+            out.append(_DIGIT_LIKE[ch])
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def fold_confusables(text: str) -> str:
+    """Look-alike letters to Latin in words that are not plainly another script's, and letters that stand for
+    digits inside digit runs to digits; one character for one, so offsets do not move."""
+    if not text.isascii():
+        text = _CONFUSABLE_WORD.sub(_fold_word, text)
+    if _DIGIT_TOUCH.search(text):
+        text = _DIGIT_RUN.sub(_fold_digits, text)
+    return text

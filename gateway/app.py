@@ -148,6 +148,8 @@ class App:
             upstream=self.upstream.description,
             scan=self.runtime.pool is not None,
         )
+        for check, detail in self.warnings().items():
+            log.warning("degraded", check=check, detail=detail)
         self._start_background()
         await self._start_console()
 
@@ -195,7 +197,21 @@ class App:
             waiting=lambda: pool_count("waiting"),
             running=lambda: pool_count("running"),
             readiness=self.readiness,
+            warnings=self.warnings,
         )
+
+    def warnings(self) -> dict[str, str]:
+        """What works less well than configured without stopping mail: shown at start, by ``check-config`` and
+        on ``/readyz`` (which stays ready: OCR is optional, and holding all mail for it would be worse).
+
+        ``ocr``: OCR is switched on but tesseract (or its language data) is missing, so images are only noted
+        as not text-scanned (the policy's ``images_not_scanned`` condition)."""
+        from gateway.mime.ocr import ocr_problem
+
+        out: dict[str, str] = {}
+        if self.cfg.gateway.scan.enabled and (problem := ocr_problem(self.cfg.gateway.extraction)):
+            out["ocr"] = problem
+        return out
 
     async def readiness(self) -> dict[str, bool]:
         """Ready means: models loaded, the next hop answers, the database answers."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from detectors.findings import Finding, RecipientInfo, Sensitivity
-from gateway.mime.model import AttachmentInfo, Unscannable
+from gateway.mime.model import AttachmentInfo, Note, Unscannable
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,12 +23,20 @@ class ScanResult:
     """OFFICIAL-SENSITIVE (or similar) in the subject, the first lines of the body or a label header."""
     unscannable: tuple[Unscannable, ...] = ()
     not_text_scanned: tuple[str, ...] = ()
+    """Images (and scanned PDF pages) not read for text because OCR is off or unavailable: the policy's
+    ``images_not_scanned`` condition (off in the default policy, so a signature logo never holds mail)."""
     attachments: tuple[AttachmentInfo, ...] = ()
     forwarded: bool = False
     forwarding_evidence: tuple[str, ...] = ()
     auto_reply: bool = False
     encrypted: bool = False
+    """The service downstream encrypts it (subject trigger, encrypting label), or it is proven ciphertext and
+    nothing readable around the ciphertext is protected information (``detectors.encryption``)."""
     encryption_evidence: tuple[str, ...] = ()
+    false_encryption_claims: tuple[Note, ...] = ()
+    """Labels, names or headers saying encrypted where the bytes are not ciphertext (``false_encryption_claim``)."""
+    redaction_failed: tuple[Note, ...] = ()
+    """Documents with live text under a black box or a redaction colour (``redaction_failed``)."""
     subject_trigger: bool = False
     """The sender typed the encryption trigger word at the start of the subject."""
     visible_external: int = 0

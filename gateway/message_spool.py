@@ -182,7 +182,11 @@ class MessageSpool:
         """The whole message in one buffer (for the paths that need it all: quarantine, S/MIME)."""
         if self.path is None:
             return self.in_memory()
-        return self.ref().read()
+        out = io.BytesIO()
+        out.write(self._head)
+        for block in self.body_blocks():
+            out.write(block)
+        return out.getvalue()
 
     def ref(self) -> SpoolRef:
         if self.path is None:

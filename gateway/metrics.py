@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -32,6 +32,8 @@ class Probes:
     waiting: Callable[[], int]
     running: Callable[[], int]
     readiness: Callable[[], Awaitable[dict[str, bool]]]
+    warnings: Callable[[], dict[str, str]] = field(default=lambda: {})
+    """Degraded but still ready (OCR on without tesseract): listed on /readyz as ``name WARN detail``."""
 
 
 class MetricsServer:
@@ -92,7 +94,9 @@ class MetricsServer:
                 checks = await self.probes.readiness()
                 ok = all(checks.values())
                 status = "200 OK" if ok else "503 Service Unavailable"
-                body = ("".join(f"{k} {'ok' if v else 'FAIL'}\n" for k, v in checks.items())).encode()
+                lines = [f"{k} {'ok' if v else 'FAIL'}\n" for k, v in checks.items()]
+                lines += [f"{k} WARN {v}\n" for k, v in self.probes.warnings().items()]
+                body = "".join(lines).encode()
             writer.write(
                 f"HTTP/1.0 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
                 f"Connection: close\r\n\r\n".encode() + body

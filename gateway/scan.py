@@ -175,12 +175,13 @@ class Scanner:
         timings["detect"] = t2 - t1
 
         fwd = forwarding_evidence(msg)
-        enc = encryption_state(msg, self.encryption)
+        enc = encryption_state(msg, self.encryption, [n.detail for n in extraction.ciphertext])
+        sensitivity = assess_sensitivity(findings, self.content.weights)
         return ScanResult(
             sender=mail_from,
             recipients=recipients,
             findings=findings,
-            sensitivity=assess_sensitivity(findings, self.content.weights),
+            sensitivity=sensitivity,
             distinct_case_numbers=distinct_case_numbers(findings),
             protective_marking=protective_marking(findings, extraction.chunks, msg, self.marking),
             unscannable=extraction.unscannable,
@@ -189,9 +190,11 @@ class Scanner:
             forwarded=fwd.forwarded,
             forwarding_evidence=fwd.evidence,
             auto_reply=fwd.auto_reply,
-            encrypted=enc.encrypted,
+            encrypted=enc.covers(sensitivity),
             encryption_evidence=enc.evidence,
             subject_trigger=enc.subject_trigger,
+            false_encryption_claims=extraction.false_encryption_claims,
+            redaction_failed=extraction.redaction_failed,
             visible_external=visible_external,
             headers=_header_pairs(msg),
             size=len(raw),

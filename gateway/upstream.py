@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import socket
 import ssl
 import time
-import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,7 +265,7 @@ def _dot_stuff(block: bytes) -> bytes:
 
 
 async def _stream_data(
-    client: aiosmtplib.SMTP, head: bytes, source: MessageSource, timeout: float
+    client: aiosmtplib.SMTP, head: bytes, source: MessageSource, reply_wait: float
 ) -> aiosmtplib.SMTPResponse:
     """DATA written block by block, dot-stuffed per block, waiting for the socket to drain after each, where
     aiosmtplib's ``data()`` needs the whole message as one bytes object and copies it three times (line
@@ -280,7 +280,7 @@ async def _stream_data(
         async with lock:
             proto._response_pending = True
             proto.write(b"DATA\r\n")
-            start = await proto.read_response(timeout=timeout)
+            start = await proto.read_response(timeout=reply_wait)
             if start.code != 354:
                 raise aiosmtplib.SMTPDataError(start.code, start.message)
             proto._response_pending = True
@@ -288,10 +288,10 @@ async def _stream_data(
             while block is not None:
                 if block:
                     proto.write(_dot_stuff(block))
-                    await asyncio.wait_for(proto._drain_helper(), timeout)
+                    await asyncio.wait_for(proto._drain_helper(), reply_wait)
                 block = await asyncio.to_thread(next, blocks, None)
             proto.write(b".\r\n")
-            response = await proto.read_response(timeout=timeout)
+            response = await proto.read_response(timeout=reply_wait)
             if response.code != 250:
                 raise aiosmtplib.SMTPDataError(response.code, response.message)
     except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, ConnectionError):

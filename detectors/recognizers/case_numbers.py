@@ -61,7 +61,8 @@ from detectors.recognizers.text import result
 FAMILY = "UK_FAMILY_CASE_NUMBER"
 COURT = "UK_COURT_CASE_NUMBER"
 
-# One alternation, one pass over the text; capitals matter. Each group is a format in the table above.
+# One alternation, one pass over the text; any case (a reader sees "zw24c50123" as the same number, and the
+# shapes are specific enough that lower case adds no false alarms). Each group is a format in the table above.
 _SHAPES = re.compile(
     r"""
     (?<![\w/.\-])
@@ -85,7 +86,7 @@ _SHAPES = re.compile(
     )
     (?![\w]|[/\-]\w)
     """,
-    re.VERBOSE,
+    re.VERBOSE | re.IGNORECASE,
 )
 # FamilyMan's shape also carries the High Court's older Queen's Bench and Chancery numbers.
 _NON_FAMILY_COURT_CODES = frozenset({"HQ", "HC"})
@@ -217,7 +218,7 @@ class UkCaseNumberRecognizer(LocalRecognizer):
         kind = m.lastgroup or ""
         if _NOT_COURT_PREFIX.match(m.group()):
             return None
-        if kind == "familyman" and m.group("fm_court") in _NON_FAMILY_COURT_CODES:
+        if kind == "familyman" and m.group("fm_court").upper() in _NON_FAMILY_COURT_CODES:
             return COURT, True
         if kind == "ccd":
             if not ccd_reference_ok(m.group()):
@@ -225,8 +226,9 @@ class UkCaseNumberRecognizer(LocalRecognizer):
             civil = _CIVIL.search(text, max(0, m.start() - 120), min(len(text), m.end() + 60))
             return (COURT if civil else FAMILY), True
         if kind == "cefile":
-            entity = FAMILY if m.group("cf_list") == "FD" else COURT
-            return entity, bool(m.group("cf_region")) or m.group("cf_list") in _CE_FILE_LISTS
+            cf_list = m.group("cf_list").upper()
+            entity = FAMILY if cf_list == "FD" else COURT
+            return entity, bool(m.group("cf_region")) or cf_list in _CE_FILE_LISTS
         return (FAMILY if kind in _FAMILY_SHAPES else COURT), kind in _STRONG
 
     @staticmethod

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from detectors.headerutil import decode_header_value, subject_has_trigger
+from detectors.headerutil import subject_has_trigger, unfold
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +66,11 @@ def _eol(head: bytes) -> bytes:
 def add_subject_tag(raw: bytes, tag: str, triggers: Iterable[str]) -> bytes:
     """Prepend ``tag`` (e.g. ``[encrypt] ``) to the subject unless a trigger is already there.
 
+    "Already there" means in the raw value, as the downstream encryption service reads it: a trigger that
+    is only visible after decoding (``=?utf-8?q?encrypt?= notes``) gets the plain tag in front, since the
+    service would otherwise see no trigger and send the message unencrypted. Detection reads the same raw
+    value (``detectors.headerutil.raw_subject_has_trigger``), so an encrypt rule fires for such a subject.
+
     Only Subject fields change; encoded subjects keep their encoded words (an ASCII word before an encoded
     word is valid RFC 2047 and decodes with the space kept). A message with no Subject gets one."""
     tag_bytes = tag.strip().encode("ascii") + b" "
@@ -84,7 +89,7 @@ def add_subject_tag(raw: bytes, tag: str, triggers: Iterable[str]) -> bytes:
         field_bytes = head[f.start : f.end]
         colon = field_bytes.index(b":") + 1
         value = field_bytes[colon:]
-        if subject_has_trigger(decode_header_value(value.decode("utf-8", "surrogateescape")), words):
+        if subject_has_trigger(unfold(value.decode("utf-8", "surrogateescape")), words):
             continue
         out += head[pos : f.start]
         if value.startswith((b" ", b"\t")) and value[1:].strip():

@@ -66,6 +66,9 @@ def result_record(path: Path, facts: Any, decision: Any, reveal: bool) -> dict[s
         "recipients": [{"address": r.address, "class": r.cls} for r in facts.recipients],
         "forwarded": facts.forwarded,
         "encrypted": facts.encrypted,
+        "false_encryption_claim": [{"location": n.location, "claim": n.detail} for n in facts.false_encryption_claims],
+        "redaction_failed": [n.location for n in facts.redaction_failed],
+        "images_not_scanned": list(facts.not_text_scanned),
     }
 
 

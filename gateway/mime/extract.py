@@ -23,14 +23,13 @@ from dataclasses import dataclass
 from email.message import EmailMessage, Message
 from typing import Any
 
-from gateway.mime import smime
+from gateway.mime import protected, smime
 from gateway.mime.charset import decode_bytes
 from gateway.mime.extractors import default_registry
 from gateway.mime.extractors.base import Context, Item
 from gateway.mime.extractors.registry import Registry
 from gateway.mime.filetype import extension_for, guess_type_from_name, sniff
 from gateway.mime.guards import (
-    CorruptContent,
     Deadline,
     EncryptedContent,
     ExtractionProblem,
@@ -58,19 +57,9 @@ from gateway.mime.parse import (
 )
 from gateway.mime.sink import Sink
 
-# Message-level encryption and signatures: another detector reports the message as encrypted; the parts
-# themselves hold nothing readable, so they are skipped without an unscannable item.
-_SILENT_TYPES = frozenset(
-    {
-        "application/pkcs7-signature",
-        "application/x-pkcs7-signature",
-        "application/pgp-signature",
-        "application/pgp-encrypted",
-    }
-)
-_ENCRYPTED_CONTAINERS = frozenset({"multipart/encrypted"})
-_PKCS7_MIME = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime"})
-_ENCRYPTED_SMIME_TYPES = frozenset({"enveloped-data", "authenveloped-data"})
+# Encrypted and signature parts are never skipped on their labels: ``protected`` proves them from their bytes
+# (ciphertext, a real signature, the PGP/MIME version part); everything else in them is read like any part.
+_PKCS7_MIME = protected.PKCS7_TYPES
 _ATTACHED_MESSAGES = frozenset({"message/rfc822", "message/global"})
 # Sniffed kinds a text/plain or text/html body may really have and still be read as a body.
 _BODY_KINDS = frozenset({"text", "html", "eml", "binary", "empty"})
@@ -113,6 +102,9 @@ class _Walker:
         self.sink = sink
         self.registry = registry
         self._deadline: Deadline | None = None
+        self._proofs = 0
+        """Proven ciphertexts so far: a ``multipart/encrypted`` or ``Content-Class: rpmsg`` with none is a claim."""
+        self._rpmsg_proofs = 0
 
     # messages --------------------------------------------------------------------------------------------
     def walk_top(self, msg: EmailMessage) -> None:
@@ -122,7 +114,9 @@ class _Walker:
             self.sink.add_text("subject", subject, "subject")
         for location, text in readable_headers(msg):
             self.sink.add_text(location, text, "header")
+        rpmsg_before = self._rpmsg_proofs
         self._walk_part(msg, "", 0, _MessageState(), 0, "message")
+        self._content_class_claim(msg, "", rpmsg_before)
 
     def extract_message(self, msg: EmailMessage, *, prefix: str, depth: int) -> None:
         location = prefix.rstrip("/")
@@ -134,7 +128,15 @@ class _Walker:
         lines += readable_header_lines(msg, _HEADER_LOWER)
         if lines:
             self.sink.add_text(f"{prefix}headers", "\n".join(lines), "header")
+        rpmsg_before = self._rpmsg_proofs
         self._walk_part(msg, prefix, depth, _MessageState(), 0, location)
+        self._content_class_claim(msg, prefix, rpmsg_before)
+
+    def _content_class_claim(self, msg: Message, prefix: str, rpmsg_before: int) -> None:
+        """``Content-Class: rpmsg.message`` says "rights-protected"; only a proven message.rpmsg shows it."""
+        if header_text(msg, "Content-Class").lower().startswith("rpmsg.message") and self._rpmsg_proofs == rpmsg_before:
+            self._record(protected.Verdict("claim", "Content-Class: rpmsg.message without an rpmsg container"),
+                         f"{prefix}header:Content-Class", 0)
 
     def _message_defects(self, msg: Message, location: str) -> None:
         self.sink.add_defects(defect_names(msg))
@@ -156,8 +158,11 @@ class _Walker:
             return
         self.sink.add_defects(defect_names(part))
         ctype = content_type(part)
-        if ctype in _ENCRYPTED_CONTAINERS or ctype in _SILENT_TYPES:
-            return
+        if ctype in protected.SIGNATURE_TYPES and protected.is_signature(ctype, payload_bytes(part)):
+            return  # a real detached signature; anything else under a signature type is read below
+        if ctype == "application/pgp-encrypted" and protected.is_pgp_control(payload_bytes(part)):
+            return  # the PGP/MIME version part ("Version: 1")
+        proofs = self._proofs
         try:
             payload = part.get_payload()
         except Exception:
@@ -166,13 +171,15 @@ class _Walker:
             if not isinstance(payload, list):
                 recovered = recover_multipart(part)
                 if recovered is None:  # no boundary to be found: the whole thing is read as one text body
-                    self._body(part, prefix, state, "text/plain", payload_bytes(part))
+                    self._body(part, prefix, state, "text/plain", payload_bytes(part), depth)
                     return
                 self.sink.add_defects(defect_names(recovered))
                 payload = recovered.get_payload()
             self._outside_parts(part, prefix, "preamble")
             self._children(payload, prefix, depth, state, nesting, container)
             self._outside_parts(part, prefix, "epilogue")
+            if ctype == "multipart/encrypted" and self._proofs == proofs:
+                self._record(protected.Verdict("claim", "multipart/encrypted without ciphertext"), container, 0)
             return
         if ctype in _ATTACHED_MESSAGES and isinstance(payload, list) and payload:
             if isinstance(payload[0], EmailMessage):
@@ -264,23 +271,16 @@ class _Walker:
         number: int,
         ctype: str,
     ) -> None:
-        """Enveloped S/MIME is skipped (the message is reported encrypted elsewhere); opaque-signed is read."""
-        if (param(part, "smime-type") or "").lower() in _ENCRYPTED_SMIME_TYPES:
-            return
+        """Opaque-signed S/MIME is read (its content is a MIME entity). Anything else (enveloped, encrypted, or
+        not CMS at all whatever ``smime-type`` says) goes through the encryption check like any part."""
         data = payload_bytes(part)
-        location = f"{prefix}attachment:" + (clean_name(filename(part) or "") or f"part-{number}.p7m")
         try:
-            kind = smime.content_type(data)
-            if kind in smime.ENCRYPTED_TYPES:
-                return
-            if kind != smime.SIGNED_DATA:
-                raise CorruptContent("S/MIME type not supported")
-            content = smime.signed_content(data)
+            signed = smime.content_type(data) == smime.SIGNED_DATA
+            content = smime.signed_content(data) if signed else None
         except (smime.BerError, IndexError):
-            self.sink.add_unscannable(location, "corrupt", "S/MIME structure unreadable")
-            return
-        except CorruptContent as exc:
-            self.sink.add_unscannable(location, "corrupt", exc.detail)
+            signed, content = False, None
+        if not signed:
+            self._leaf(part, prefix, depth, state, number, ctype, smime_type=param(part, "smime-type"))
             return
         if not content:
             return
@@ -288,7 +288,16 @@ class _Walker:
         self._message_defects(inner, container)
         self._children([inner], prefix, depth, state, nesting, container)
 
-    def _leaf(self, part: Message, prefix: str, depth: int, state: _MessageState, number: int, ctype: str) -> None:
+    def _leaf(
+        self,
+        part: Message,
+        prefix: str,
+        depth: int,
+        state: _MessageState,
+        number: int,
+        ctype: str,
+        smime_type: str | None = None,
+    ) -> None:
         data = payload_bytes(part)
         name = filename(part)
         ftype = sniff(data, name or "", ctype)
@@ -299,7 +308,7 @@ class _Walker:
             and ftype.kind in _BODY_KINDS
         )
         if is_body:
-            self._body(part, prefix, state, ctype, data)
+            self._body(part, prefix, state, ctype, data, depth)
             return
         if name:
             name = clean_name(name)
@@ -310,9 +319,9 @@ class _Walker:
         self.sink.add_attachment(AttachmentInfo(location, name, ftype.mime, ctype, len(data)))
         if not self._charge(location, len(data)):
             return
-        self._run(Item(data, location, name, ctype, depth, ftype, charset(part)))
+        self._run(Item(data, location, name, ctype, depth, ftype, charset(part)), smime_type)
 
-    def _body(self, part: Message, prefix: str, state: _MessageState, ctype: str, data: bytes) -> None:
+    def _body(self, part: Message, prefix: str, state: _MessageState, ctype: str, data: bytes, depth: int) -> None:
         html = ctype == "text/html"
         location = state.body_location(prefix, html)
         if not self._charge(location, len(data)):
@@ -326,6 +335,10 @@ class _Walker:
                 text, links = doc.text, doc.links
             else:
                 links = links_text(text_urls(text))
+            text, verdicts = protected.split_armour(text, ctx.sink.remaining_bytes())
+            for verdict in verdicts:  # inline PGP: proven blocks are cut out, the rest stays to be read
+                self._record(verdict, location, depth)
+                self._payloads(verdict, location, depth)
             ctx.sink.add_text(location, text, "body")
             if links:
                 ctx.sink.add_text(f"{location}:link", links, "link")
@@ -380,8 +393,46 @@ class _Walker:
         self.sink.add_attachment(AttachmentInfo(location, name, guessed or "application/octet-stream", guessed, size))
         self.sink.add_unscannable(location, reason, detail)
 
+    # encrypted and signature parts ------------------------------------------------------------------------
+    def _record(self, verdict: protected.Verdict, location: str, depth: int) -> None:
+        """Ciphertext among the message's own parts may make it encrypted; deeper (in an archive, an attached
+        message, an embedded file) it is unreadable content like a password-protected file."""
+        if verdict.outcome == "ciphertext":
+            self._proofs += 1
+            self._rpmsg_proofs += "rpmsg" in verdict.detail
+            if depth == 0:
+                self.sink.add_note(self.sink.ciphertext, location, verdict.detail)
+            else:
+                self.sink.add_unscannable(location, "encrypted", verdict.detail)
+        elif verdict.outcome == "password":
+            self.sink.add_unscannable(location, "encrypted", verdict.detail)
+        elif verdict.outcome == "claim":
+            self.sink.add_note(self.sink.false_encryption_claims, location, verdict.detail)
+
+    def _payloads(self, verdict: protected.Verdict, location: str, depth: int) -> None:
+        """Readable content found inside a protected-looking part (literal data, a fake ciphertext field)."""
+        for name, data in verdict.payloads:
+            self.sink.take_bytes(len(data))
+            self.extract_member(data, location=f"{location}/{name}", name=name, declared_type="", depth=depth + 1)
+
+    def _examine(self, item: Item, ctx: Context, smime_type: str | None) -> bool:
+        """The encryption check of one item; True when it is still to be read by its extractor."""
+        verdict = protected.examine(
+            item.data, item.name, item.declared_type, ctx.sink.remaining_bytes(), smime_type=smime_type
+        )
+        if verdict is None:
+            return True
+        self._record(verdict, item.location, item.depth)
+        self._payloads(verdict, item.location, item.depth)
+        return verdict.outcome in ("claim", "unproven")
+
     # running extractors ----------------------------------------------------------------------------------
-    def _run(self, item: Item) -> None:
+    def _run(self, item: Item, smime_type: str | None = None) -> None:
+        still_to_read: list[bool] = []
+        self._guarded(item.location, "encryption check",
+                      lambda ctx: still_to_read.append(self._examine(item, ctx, smime_type)))
+        if still_to_read != [True]:
+            return
         extractor = self.registry.for_kind(item.filetype.kind) or self.registry.for_kind("binary")
         if extractor is None:  # pragma: no cover - the default registry always has "binary"
             self.sink.add_unscannable(item.location, "corrupt", f"no reader for {item.filetype.kind}")

@@ -16,6 +16,7 @@ name is no finding, while an identifier written into a display name is.
 from __future__ import annotations
 
 import re
+from email import policy
 from email.message import Message
 from email.utils import getaddresses
 
@@ -41,6 +42,8 @@ _MACHINE_X = re.compile(
 )
 _LONG_TOKEN = re.compile(r"\S{41,}")
 _MAX_VALUE = 2000
+_MAX_PARSED = 4096
+"""Longer address fields skip the standard library's parser (super-linear) for ``getaddresses``."""
 _MAX_FIELDS = 200
 
 
@@ -50,19 +53,24 @@ def _value_text(value: str) -> str:
     return " ".join(text.split())[:_MAX_VALUE]
 
 
-def _display_names(value: str) -> list[str]:
-    """The display names in one address field (decoded), without the addresses."""
-    decoded = decode_header_value(value)
-    try:
-        pairs = getaddresses([decoded])
-    except Exception:
-        return []
-    names = [" ".join(name.split()) for name, _addr in pairs if name.strip()]
-    # getaddresses drops group names ("Case team: a@x, b@y;") and text it cannot parse; a group name is read.
-    group = re.match(r"^\s*([^:<>@\"]{1,200}):", decoded)
-    if group and "@" not in group.group(1):
-        names.insert(0, group.group(1).strip())
-    return [n[:_MAX_VALUE] for n in names]
+def _display_names(name: str, value: str) -> list[str]:
+    """The display names (and group names) in one address field, decoded, without the addresses."""
+    names: list[str] = []
+    if len(value) <= _MAX_PARSED and not any("\ud800" <= ch <= "\udfff" for ch in value):
+        try:
+            header = policy.default.header_factory(name, value)
+            for group in getattr(header, "groups", ()):
+                if group.display_name:
+                    names.append(group.display_name)
+                names.extend(a.display_name for a in group.addresses if a.display_name)
+        except Exception:
+            names = []
+    if not names:
+        try:
+            names = [n for n, _addr in getaddresses([decode_header_value(value)]) if n.strip()]
+        except Exception:
+            names = []
+    return [" ".join(n.split())[:_MAX_VALUE] for n in names if n.strip()]
 
 
 def is_readable_field(name: str) -> bool:
@@ -99,7 +107,7 @@ def readable_headers(msg: Message) -> list[tuple[str, str]]:
         names.setdefault(key, clean_name(name)[:80])
         value = str(raw_value)
         if key in _ADDRESS_LOWER:
-            texts.setdefault(key, []).extend(_display_names(value))
+            texts.setdefault(key, []).extend(_display_names(name, value))
         else:
             text = _value_text(value)
             if text:

@@ -44,6 +44,15 @@ class AttachmentInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Note:
+    """Something found about a part that is not text to scan: where it is, and a short technical detail."""
+
+    location: str
+    detail: str
+    """``S/MIME enveloped data (1 recipient)``, ``rpmsg label: no rpmsg signature``; never message content."""
+
+
+@dataclass(frozen=True, slots=True)
 class Extraction:
     chunks: tuple[TextChunk, ...] = ()
     unscannable: tuple[Unscannable, ...] = ()
@@ -52,3 +61,9 @@ class Extraction:
     attachments: tuple[AttachmentInfo, ...] = ()
     defects: tuple[str, ...] = field(default=())
     """Names of MIME defects the parser recorded (``MissingBoundary``...)."""
+    ciphertext: tuple[Note, ...] = ()
+    """Proven ciphertext among the message's own parts (``gateway.mime.protected``): what may make it encrypted."""
+    false_encryption_claims: tuple[Note, ...] = ()
+    """Labels, names or headers that say encrypted where the bytes are not ciphertext."""
+    redaction_failed: tuple[Note, ...] = ()
+    """Documents with live text under a black box or a redaction colour (PDF, DOCX)."""

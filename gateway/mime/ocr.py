@@ -31,6 +31,38 @@ def ocr_available(limits: ExtractionLimits) -> bool:
     return limits.ocr and tesseract_path() is not None
 
 
+@functools.cache
+def _languages(binary: str) -> frozenset[str] | None:
+    """The languages ``tesseract --list-langs`` reports (None when it cannot run)."""
+    try:
+        done = subprocess.run([binary, "--list-langs"], capture_output=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    lines = (done.stdout + done.stderr).decode("utf-8", "replace").splitlines()
+    return frozenset(line.strip() for line in lines[1:] if line.strip())
+
+
+def ocr_problem(limits: ExtractionLimits) -> str | None:
+    """Why images will not be read although OCR is switched on; None when OCR is off or works.
+
+    OCR is optional, so a gateway without tesseract still runs (images are only noted as not text-scanned,
+    the ``images_not_scanned`` condition). But an operator who switched it on and believes images are read
+    must be told: the start-up log, ``check-config`` and ``/readyz`` all show this text."""
+    if not limits.ocr:
+        return None
+    binary = tesseract_path()
+    if binary is None:
+        return "extraction.ocr is on but the tesseract binary is not on PATH: images are not text-scanned"
+    languages = _languages(binary)
+    if languages is None:
+        return f"extraction.ocr is on but {binary} does not run: images are not text-scanned"
+    if LANGUAGE not in languages:
+        return f"extraction.ocr is on but tesseract has no '{LANGUAGE}' language data: images are not text-scanned"
+    return None
+
+
 def ocr_png(png: bytes, deadline: Deadline) -> str:
     """Text tesseract reads from one PNG; raises ``DeadlineExceeded`` when the attachment's time runs out."""
     binary = tesseract_path()

@@ -10,11 +10,14 @@ import base64
 import binascii
 import quopri
 import re
+from collections.abc import Iterator
 from email import errors, policy
+from email.feedparser import BytesFeedParser
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses
 
+from gateway.mime import bigparts
 from gateway.mime.charset import decode_bytes, fix_surrogates
 
 _FOLD = re.compile(r"\r?\n[ \t]*")
@@ -22,6 +25,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MAX_PARSED_HEADER = 4096
 _MAX_CONTENT_HEADER = 2048
 _CAPPED_HEADERS = (b"content-type:", b"content-disposition:", b"content-transfer-encoding:")
+_WINDOW = 1 << 20
+"""Bytes lowered at a time when looking for the capped headers (lowering a 30 MB message at once is a copy)."""
+_FEED = 64 * 1024
+"""Bytes handed to the parser at a time: ``BytesParser.parsebytes`` decodes the whole message to one string and
+reads it through a ``StringIO`` (four bytes a character), six times a large message in all."""
+_BASE64_CLEAN = re.compile(r"[A-Za-z0-9+/\r\n]*(?:=[\r\n]*){0,2}")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,64})\?([bBqQ])\?([^?\s]*)\?=")
 _BETWEEN_WORDS = re.compile(r"(\?=)[ \t]+(=\?)")
 
@@ -41,15 +50,28 @@ class OversizedHeaderDefect(errors.MessageDefect):
 def parse_message(raw: bytes) -> EmailMessage:
     """Parse one message; on parser failure keep headers and the body as raw text so nothing escapes scanning."""
     raw, capped = _cap_content_headers(raw)
-    msg = _parse(raw)
+    msg = _parse_large(raw) or _parse(raw)
     if capped:
         msg.defects.append(OversizedHeaderDefect())
     return msg
 
 
+def _parse_large(raw: bytes) -> EmailMessage | None:
+    """A large message parsed as a skeleton with its big base64 attachments decoded from the raw bytes
+    (``gateway.mime.bigparts``), or None to parse it the ordinary way."""
+    sk = bigparts.skeleton(raw)
+    if sk is None:
+        return None
+    msg = _parse(sk.data)
+    return msg if bigparts.restore(msg, raw, sk) else None
+
+
 def _parse(raw: bytes) -> EmailMessage:
     try:
-        msg = BytesParser(policy=policy.default).parsebytes(raw)
+        parser = BytesFeedParser(policy=policy.default)
+        for start in range(0, len(raw), _FEED):
+            parser.feed(raw[start : start + _FEED])
+        msg = parser.close()
     except RecursionError:
         return _fallback(raw, MimeNestingTooDeepDefect())
     except Exception:
@@ -78,17 +100,13 @@ def _cap_content_headers(raw: bytes) -> tuple[bytes, bool]:
     The standard library parses these during parsing itself, and 100 KB of parameters or encoded words
     takes it several seconds; no genuine header is anywhere near the cap. Only the scanned copy is changed.
     """
-    lower = raw.lower()
     cuts: list[tuple[int, int]] = []
-    for name in _CAPPED_HEADERS:
-        pos = lower.find(name)
-        while pos != -1:
-            if pos == 0 or raw[pos - 1] in (0x0A, 0x0D):
-                start = pos + len(name)
-                end = _header_end(raw, start)
-                if end - start > _MAX_CONTENT_HEADER:
-                    cuts.append((start, end))
-            pos = lower.find(name, pos + 1)
+    for pos, name in _find_capped(raw):
+        if pos == 0 or raw[pos - 1] in (0x0A, 0x0D):
+            start = pos + len(name)
+            end = _header_end(raw, start)
+            if end - start > _MAX_CONTENT_HEADER:
+                cuts.append((start, end))
     if not cuts:
         return raw, False
     out = bytearray()
@@ -104,6 +122,19 @@ def _cap_content_headers(raw: bytes) -> tuple[bytes, bool]:
         last = end
     out += raw[last:]
     return bytes(out), True
+
+
+def _find_capped(raw: bytes) -> Iterator[tuple[int, bytes]]:
+    """Every case-insensitive occurrence of a capped header name, lowering one window of the message at a time
+    (windows overlap by the longest name, and a match belongs to the window it starts in)."""
+    longest = max(len(n) for n in _CAPPED_HEADERS)
+    for base in range(0, len(raw), _WINDOW):
+        window = raw[base : base + _WINDOW + longest].lower()
+        for name in _CAPPED_HEADERS:
+            pos = window.find(name)
+            while pos != -1 and pos < _WINDOW:
+                yield base + pos, name
+                pos = window.find(name, pos + 1)
 
 
 def _fallback(raw: bytes, defect: errors.MessageDefect) -> EmailMessage:
@@ -240,6 +271,9 @@ def charset(part: Message) -> str | None:
 
 def payload_bytes(part: Message) -> bytes:
     """Transfer-decoded body of a leaf part (broken base64/QP are decoded as far as possible)."""
+    clean = _clean_base64(part)
+    if clean is not None:
+        return clean
     try:
         data = part.get_payload(decode=True)
     except Exception:
@@ -250,6 +284,27 @@ def payload_bytes(part: Message) -> bytes:
     if isinstance(raw, str):
         return raw.encode("utf-8", "surrogateescape")
     return b""
+
+
+def _clean_base64(part: Message) -> bytes | None:
+    """Well-formed base64 (the alphabet, line breaks, padding only at the end, whole quads) decoded straight from
+    the parsed string, or None for anything else (the standard library then decodes it, defects and all). The
+    result is the same bytes; the standard library's way copies a large attachment three more times (to ASCII
+    bytes, to a list of lines, to their join) before decoding it."""
+    try:
+        if str(part.get("content-transfer-encoding", "")).lower() != "base64":
+            return None
+        payload = getattr(part, "_payload", None)  # the parsed string: get_payload() copies it (surrogate check)
+    except Exception:
+        return None
+    if not isinstance(payload, str) or not payload.isascii() or not _BASE64_CLEAN.fullmatch(payload):
+        return None
+    if (len(payload) - payload.count("\n") - payload.count("\r")) % 4:
+        return None
+    try:
+        return binascii.a2b_base64(payload)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def defect_names(part: Message) -> list[str]:

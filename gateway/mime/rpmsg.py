@@ -85,7 +85,7 @@ def drm_content(container: bytes) -> bytes:
             raise NotRpmsg("rpmsg without DataSpaces")
         if ole.get_type(_DRM_CONTENT) != olefile.STGTY_STREAM:
             raise NotRpmsg("rpmsg without DRMContent")
-        stream = ole.openstream(_DRM_CONTENT).read()
+        stream = bytes(ole.openstream(_DRM_CONTENT).read())
     finally:
         ole.close()
     if len(stream) < 8:

@@ -8,7 +8,7 @@ from gateway.mime.charset import fix_surrogates
 from gateway.mime.chunking import chunk_location, split_text
 from gateway.mime.guards import LimitExceeded
 from gateway.mime.limits import ExtractionLimits
-from gateway.mime.model import AttachmentInfo, Extraction, TextChunk, Unscannable, UnscannableReason
+from gateway.mime.model import AttachmentInfo, Extraction, Note, TextChunk, Unscannable, UnscannableReason
 
 _NEWLINES = re.compile(r"\r\n?")
 _NUL = re.compile("[\x00\ufeff]")
@@ -17,15 +17,18 @@ _NAME_SEPARATORS = re.compile(r"[_+~=]+")
 _EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}$")
 
 
-def name_text(path: str) -> str:
+def name_text(path: str, seen: set[str] | None = None) -> str:
     """An attachment's name as text to scan: the path's segments one a line, extension off, ``_+~=`` as spaces
-    (``Amy_Brown_ZW24C50123.docx`` reads ``Amy Brown ZW24C50123``)."""
+    (``Amy_Brown_ZW24C50123.docx`` reads ``Amy Brown ZW24C50123``); segments in ``seen`` (the containers' names,
+    already scanned with the container) are left out, and the new ones added to it."""
     lines = []
-    for segment in path.replace("attachment:", "").split("/"):
-        segment = _EXTENSION.sub("", segment.strip())
-        segment = " ".join(_NAME_SEPARATORS.sub(" ", segment).split())
-        if segment and not _GENERATED_NAME.match(segment):
-            lines.append(segment)
+    for raw in path.replace("attachment:", "").split("/"):
+        segment = " ".join(_NAME_SEPARATORS.sub(" ", _EXTENSION.sub("", raw.strip())).split())
+        if not segment or _GENERATED_NAME.match(raw.strip()) or (seen is not None and raw in seen):
+            continue
+        if seen is not None:
+            seen.add(raw)
+        lines.append(segment)
     return "\n".join(lines)
 
 
@@ -45,7 +48,11 @@ class Sink:
         self._unscannable_seen: set[tuple[str, str]] = set()
         self._not_text_scanned: list[str] = []
         self._attachments: list[AttachmentInfo] = []
+        self._names_seen: set[str] = set()
         self._defects: set[str] = set()
+        self.ciphertext: list[Note] = []
+        self.false_encryption_claims: list[Note] = []
+        self.redaction_failed: list[Note] = []
         self.parts = 0
         self.parts_exhausted = False
         self.bytes_used = 0
@@ -95,13 +102,17 @@ class Sink:
         if location not in self._not_text_scanned:
             self._not_text_scanned.append(location)
 
+    def add_note(self, notes: list[Note], location: str, detail: str) -> None:
+        """Record one ciphertext, false encryption claim or failed redaction (``notes`` is one of the lists)."""
+        if not any(n.location == location and n.detail == detail for n in notes):
+            notes.append(Note(location, detail))
+
     def add_attachment(self, info: AttachmentInfo) -> None:
         """Record an attachment, and scan its name: file names often carry a child's name or a case number
         (``attachment-name:a.zip/Amy Brown.docx``)."""
         self._attachments.append(info)
         path = info.location.split("attachment:", 1)[1] if "attachment:" in info.location else info.location
-        if not _GENERATED_NAME.match(info.name):
-            self.add_text(f"attachment-name:{path}", name_text(path), "attachment")
+        self.add_text(f"attachment-name:{path}", name_text(path, self._names_seen), "attachment")
 
     def add_defects(self, names: list[str]) -> None:
         self._defects.update(names)
@@ -113,4 +124,7 @@ class Sink:
             not_text_scanned=tuple(self._not_text_scanned),
             attachments=tuple(self._attachments),
             defects=tuple(sorted(self._defects)),
+            ciphertext=tuple(self.ciphertext),
+            false_encryption_claims=tuple(self.false_encryption_claims),
+            redaction_failed=tuple(self.redaction_failed),
         )

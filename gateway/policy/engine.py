@@ -117,6 +117,9 @@ def _matches(when: Conditions, facts: ScanResult, lists: PolicyLists) -> tuple[b
         (when.auto_reply, facts.auto_reply),
         (when.encrypted, facts.encrypted),
         (when.protective_marking, facts.protective_marking),
+        (when.false_encryption_claim, bool(facts.false_encryption_claims)),
+        (when.redaction_failed, bool(facts.redaction_failed)),
+        (when.images_not_scanned, bool(facts.not_text_scanned)),
     ]
     if any(want is not None and want != have for want, have in checks):
         return False, frozenset()

@@ -118,6 +118,9 @@ CONTENT_CONDITIONS = (
     "distinct_case_numbers_at_least",
     "unscannable",
     "protective_marking",
+    "false_encryption_claim",
+    "redaction_failed",
+    "images_not_scanned",
 )
 """Conditions about the message content. A rule that uses any of them fires only when the message has a
 non-internal recipient (DESIGN: content rules look only at non-internal recipients)."""
@@ -162,6 +165,21 @@ class Conditions(FrozenModel):
     )
     protective_marking: bool | None = Field(
         default=None, description="OFFICIAL-SENSITIVE marking in the subject, first lines or a label."
+    )
+    false_encryption_claim: bool | None = Field(
+        default=None,
+        description="A content type, name, header or PGP armour says encrypted where the bytes are not "
+        "ciphertext (a label is a hint, never proof).",
+    )
+    redaction_failed: bool | None = Field(
+        default=None,
+        description="A document has live text under a black box (PDF) or a redaction colour (DOCX): the "
+        "'redacted' text can still be copied out.",
+    )
+    images_not_scanned: bool | None = Field(
+        default=None,
+        description="Some image or scanned page was not read for text (OCR off or tesseract missing). Signature "
+        "logos count too, so a rule on this alone holds ordinary mail.",
     )
     headers: list[HeaderCondition] = Field(
         default_factory=list, description="Every listed header pattern must match some header."

@@ -157,11 +157,11 @@ class GatewaySMTP(SMTP):
                 return
             if state:
                 await self.push(state)
-                self._set_post_data_state()
+                self._set_post_data_state()  # type: ignore[no-untyped-call]  # aiosmtpd's, unannotated
                 return
             body.finish()
             status = await self._call_handler_hook("DATA")
-            self._set_post_data_state()
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
             await self.push("250 OK" if status is MISSING else status)
         finally:
             session.body = None

@@ -19,7 +19,9 @@ _WORD = re.compile(r"[^\W_]+")
 _EXTENSION = re.compile(r"^(?P<stem>.+?)(?P<ext>\.[A-Za-z0-9]{1,5})$")
 _CHUNK = re.compile(r"#\d+$")
 _FILE_PREFIXES = ("attachment:", "attachment-name:")
-_STRUCTURAL = re.compile(r"^(subject|headers|message|ocr|body(\.html)?(\.\d+)?(:link)?)$")
+_STRUCTURAL = re.compile(
+    r"^(subject|headers|message|ocr|preamble|epilogue|header:[!-9;-~]+|body(\.html)?(\.\d+)?(:link)?)$"
+)
 """Location segments the scan writes itself (gateway/mime/extract.py), not taken from the message."""
 
 

@@ -47,7 +47,7 @@ CASES: list[tuple[str, str, str | None]] = [
     ("Case number ZW24C50123 listed", "UK_FAMILY_CASE_NUMBER", "ZW24C50123"),
     ("Re: LS22P00456 hearing", "UK_FAMILY_CASE_NUMBER", "LS22P00456"),
     ("court ref ZW24 C 50123", "UK_FAMILY_CASE_NUMBER", "ZW24 C 50123"),
-    ("case zw24c50123", "UK_FAMILY_CASE_NUMBER", None),  # capitals matter
+    ("case zw24c50123", "UK_FAMILY_CASE_NUMBER", "zw24c50123"),  # any case (issue 12)
     ("part AB1234567 shipped", "UK_FAMILY_CASE_NUMBER", None),
     # dates of birth need birth context
     ("DOB: 12/03/2015", "DATE_OF_BIRTH", "12/03/2015"),

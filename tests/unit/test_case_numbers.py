@@ -58,7 +58,11 @@ CASES: list[tuple[str, list[tuple[str, str]]]] = [
     # near misses: other references, dates, phones, versions, citations
     ("MA456/2021", []),
     ("part AB1234567 shipped", []),
-    ("case zw24c50123", []),  # capitals matter
+    ("case zw24c50123", [(FAMILY, "zw24c50123")]),  # any case (issue 12): a reader sees the same number
+    ("case Zw24c50123 and co/1234/2021", [(FAMILY, "Zw24c50123"), (COURT, "co/1234/2021")]),
+    ("appeal b4/2021/1234 and hq17p03347 and fd-2024-001234",
+     [(COURT, "b4/2021/1234"), (COURT, "hq17p03347"), (FAMILY, "fd-2024-001234")]),
+    ("ticket ab12c34567x and id=zw24c501234", []),
     ("Case number 01234567 for your support ticket has been updated.", []),
     ("Your claim number is 12345678. Regards, Acme Insurance", []),
     ("Our ref: 12345678 regarding your invoice.", []),

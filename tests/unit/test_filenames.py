@@ -28,6 +28,9 @@ def test_filename_keeps_first_letters_and_type(name: str, masked: str) -> None:
     ("attachment-name:Amelia.pdf", "attachment-name:A*****.pdf"),
     ("body#3", "body#3"),
     ("subject", "subject"),
+    ("header:To", "header:To"),
+    ("body.html:link#2", "body.html:link#2"),
+    ("attachment:fwd.eml/preamble", "attachment:f**.eml/preamble"),
 ])
 def test_location_masks_names_and_keeps_structure(location: str, masked: str) -> None:
     """Locations keep the scan's own words (body, headers, attachment:) and mask every file name in them."""

@@ -32,8 +32,11 @@ def test_order_and_locations() -> None:
     result = run(fx.raw(msg))
     assert [(c.location, c.kind) for c in result.chunks] == [
         ("subject", "subject"),
+        ("header:From", "header"),
+        ("header:To", "header"),
         ("body", "body"),
         ("body.html", "body"),
+        ("attachment-name:notes.txt", "attachment"),
         ("attachment:notes.txt", "attachment"),
     ]
     assert texts(result)["body.html"] == "HTML body"
@@ -131,7 +134,9 @@ def test_enveloped_smime_is_skipped_silently() -> None:
     """S/MIME enveloped data is neither text nor unscannable: the encryption detector reports it."""
     result = run(fx.enveloped_message(b"Content-Type: text/plain\r\n\r\nsecret\r\n"))
     assert result.unscannable == ()
-    assert [c.location for c in result.chunks] == ["subject"]
+    assert [c.location for c in result.chunks if not c.location.startswith(("header:", "attachment-name:"))] == [
+        "subject"
+    ]
 
 
 def test_opaque_signed_smime_is_read() -> None:

@@ -1,4 +1,5 @@
-"""OpenDocument text, spreadsheets and presentations: content, headers/footers (styles.xml), metadata, objects."""
+"""OpenDocument text, spreadsheets and presentations: content, headers/footers (styles.xml), metadata, objects,
+and hidden text: hidden and conditional text fields and variables keep their words in attributes."""
 
 from __future__ import annotations
 
@@ -14,8 +15,12 @@ ODF_SPEC = XmlTextSpec(
     tab_tags=frozenset({"tab"}),
     space_tags=frozenset({"s"}),
     skip_tags=frozenset({"binary-data", "script", "number-style", "date-style", "time-style"}),
-    attr_tags=frozenset({"frame", "image"}),
-    attr_names=frozenset({"name", "title", "desc"}),
+    # Hidden and conditional text keeps its words in attributes (``text:hidden-text text:string-value``), as do
+    # variables and user fields a document shows; frames and images carry names and descriptions.
+    attr_tags=frozenset({"frame", "image", "hidden-text", "hidden-paragraph", "conditional-text", "variable-set",
+                         "variable-decl", "user-field-decl", "user-defined", "sequence", "text-input"}),
+    attr_names=frozenset({"name", "title", "desc", "string-value", "string-value-if-true", "string-value-if-false",
+                          "value"}),
 )
 
 

@@ -3,6 +3,11 @@
 Every XML part is read except a short list of pure formatting parts, so text in headers, footers, comments,
 tracked deletions, text boxes, speaker notes, hidden sheets, pivot caches and document properties is scanned.
 Sheets are streamed row by row: a sheet declaring ``A1:XFD1048576`` costs only the cells it really holds.
+
+Text a person can see that lives outside the parts' text nodes is read too: DOCX document variables (in
+``settings.xml``, otherwise formatting), attribute values of custom XML parts (data bound to content controls),
+Excel defined names, data-validation lists with their input and error messages, and the string and number
+literals of a formula whose cached value is missing (Excel computes and shows it on opening).
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ from lxml import etree
 
 from gateway.mime.extractors.base import Context, Extractor, Item
 from gateway.mime.extractors.package import Package, collect, natural_key, open_package
-from gateway.mime.extractors.xmltext import XmlTextSpec, local_name, strip_doctype, xml_root
+from gateway.mime.extractors.redaction import MIN_HIDDEN_CHARS, WORD_STORY, hidden_word_chars, word_styles
+from gateway.mime.extractors.xmltext import XmlTextSpec, local_name, strip_doctype, xml_root, xml_text
 from gateway.mime.guards import CorruptContent, Deadline
 
+_WORD_STYLES = "word/styles.xml"
 _SKIP_PART = re.compile(
     r"(^\[content_types\]\.xml$|\.rels$|(^|/)(styles|styleswitheffects|settings|fonttable|websettings|numbering"
     r"|presprops|viewprops|tablestyles|calcchain|commentsids|commentsextended|commentsextensible)\.xml$"
@@ -70,11 +77,27 @@ def _part_spec(name: str) -> Callable[[Package, str], str]:
     lower = name.lower()
     if lower.startswith("docprops/"):
         return lambda pkg, part: pkg.properties(part, _PROPERTY_FIELDS.get(lower))
-    if lower.endswith(".vml") or lower.startswith("customxml/"):
+    if lower.startswith("customxml/") and lower.endswith(".xml"):
+        return lambda pkg, part: _all_text(pkg.read(part))
+    if lower.endswith(".vml"):
         return lambda pkg, part: pkg.text(part, MIXED_SPEC)
     if "/pivotcache/" in lower:
         return lambda pkg, part: pkg.text(part, PIVOT_SPEC)
+    if WORD_STORY.match(name):
+        return _word_story
     return lambda pkg, part: pkg.text(part, DOCUMENT_SPEC)
+
+
+def _word_story(pkg: Package, part: str) -> str:
+    """A Word story part's text, and a ``redaction_failed`` note when some of it is hidden by a redaction
+    colour (black highlight or shading under black text): read once for both."""
+    data = pkg.read(part)
+    styles = word_styles(pkg, lambda: pkg.read(_WORD_STYLES) if _WORD_STYLES in pkg.infos else None)
+    hidden = hidden_word_chars(data, styles, pkg.ctx.deadline)
+    if hidden >= MIN_HIDDEN_CHARS:
+        detail = f"{part}: {hidden} characters of live text under a redaction colour"
+        pkg.ctx.sink.add_note(pkg.ctx.sink.redaction_failed, pkg.item.location, detail)
+    return xml_text(data, DOCUMENT_SPEC, pkg.ctx.deadline)
 
 
 def _read_parts(pkg: Package, names: list[str], texts: list[str]) -> None:
@@ -104,11 +127,44 @@ def _ordered(names: list[str], priorities: list[tuple[re.Pattern[str], int]]) ->
     return sorted(names, key=key)
 
 
-def _read_package(item: Item, ctx: Context, order: list[tuple[re.Pattern[str], int]]) -> None:
+def _all_text(data: bytes) -> str:
+    """Element text and attribute values (namespace declarations aside) of a small data part, one a line."""
+    root = xml_root(data)
+    lines: list[str] = []
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        for key, value in element.attrib.items():
+            if value.strip() and not key.startswith("{http://www.w3.org/") and "://" not in value[:12]:
+                lines.append(f"{local_name(key)}: {value.strip()}")
+        if element.text and element.text.strip():
+            lines.append(element.text.strip())
+    return "\n".join(lines)
+
+
+def _doc_vars(pkg: Package) -> str:
+    """DOCX document variables (``w:docVar`` in settings.xml): ``name: value`` lines."""
+    if "word/settings.xml" not in pkg.infos:
+        return ""
+    lines: list[str] = []
+    for element in xml_root(pkg.read("word/settings.xml")).iter():
+        if isinstance(element.tag, str) and local_name(element.tag) == "docVar":
+            attrs = {local_name(k): v for k, v in element.attrib.items()}
+            value = attrs.get("val", "").strip()
+            if value:
+                lines.append(f"{attrs.get('name', '').strip()}: {value}".strip(": "))
+    return "\n".join(lines)
+
+
+def _read_package(
+    item: Item, ctx: Context, order: list[tuple[re.Pattern[str], int]], extra: Callable[[Package], str] | None = None
+) -> None:
     texts: list[str] = []
     with open_package(item, ctx) as pkg:
         try:
             _read_parts(pkg, _ordered(_text_parts(pkg, set()), order), texts)
+            if extra is not None:
+                collect(texts, lambda: extra(pkg))
         finally:
             ctx.sink.add_text(item.location, "\n".join(texts), "attachment")
         _embeddings(pkg)
@@ -131,7 +187,7 @@ _PPTX_ORDER = [
 
 
 def _docx(item: Item, ctx: Context) -> None:
-    _read_package(item, ctx, _DOCX_ORDER)
+    _read_package(item, ctx, _DOCX_ORDER, _doc_vars)
 
 
 def _pptx(item: Item, ctx: Context) -> None:
@@ -153,6 +209,7 @@ def _xlsx(item: Item, ctx: Context) -> None:
             shared = _shared_strings(pkg) if "xl/sharedStrings.xml" in pkg.infos else []
             date_styles = _date_styles(pkg) if "xl/styles.xml" in pkg.infos else frozenset()
             sheets, date1904 = _sheets(pkg)
+            collect(texts, lambda: _defined_names(pkg))
             done = {"xl/sharedStrings.xml", "xl/workbook.xml"}
             for title, part in sheets:
                 ctx.deadline.check()
@@ -189,6 +246,42 @@ def _sheets(pkg: Package) -> tuple[list[tuple[str, str]], bool]:
         if name.startswith("xl/worksheets/") and name.endswith(".xml") and name not in listed:
             found.append(("", name))
     return found, date1904
+
+
+def _defined_names(pkg: Package) -> str:
+    """Workbook defined names (``name: formula``): a constant there (``="Amy Brown"``) shows wherever it is used.
+    Excel's own names (print areas, filters) are references, not text."""
+    if "xl/workbook.xml" not in pkg.infos:
+        return ""
+    lines: list[str] = []
+    for element in xml_root(pkg.read("xl/workbook.xml")).iter():
+        if isinstance(element.tag, str) and local_name(element.tag) == "definedName":
+            name = element.get("name", "")
+            value = (element.text or "").strip()
+            if name.startswith("_xlnm.") or not (name or value):
+                continue
+            literals = formula_literals(value)
+            lines.append(f"{name}: {literals}" if literals else name)
+    return "\n".join(lines)
+
+
+_FORMULA_PIECE = re.compile(r'"((?:[^"]|"")*)"|(?<![A-Za-z$\d._!:])(\d+(?:\.\d+)?)(?![\d.]*[A-Za-z(!:])')
+_JOINER = re.compile(r"^\s*&\s*$")
+
+
+def formula_literals(formula: str) -> str:
+    """The string and number literals of a formula as a reader would see them computed: literals joined by
+    ``&`` run together (``"943 "&"476"`` -> ``943 476``), others separated by a space."""
+    out: list[str] = []
+    last_end = -1
+    for m in _FORMULA_PIECE.finditer(formula[:20_000]):
+        piece = m.group(1).replace('""', '"') if m.group(1) is not None else m.group(2)
+        if out and last_end >= 0 and _JOINER.match(formula[last_end : m.start()]):
+            out[-1] += piece
+        else:
+            out.append(piece)
+        last_end = m.end()
+    return " ".join(p for p in out if p.strip())
 
 
 def _relationships(pkg: Package, rels_name: str) -> dict[str, str]:
@@ -318,6 +411,12 @@ class _SheetTarget:
         self.in_cell = False
         self.footer: list[str] = []
         self.in_footer = 0
+        self.formula: list[str] = []
+        self.in_formula = 0
+        self.validation: list[str] = []
+        self.in_validation = 0
+        self.validation_formula: list[str] = []
+        self.in_validation_formula = 0
 
     def start(self, tag: str, attrib: dict[str, str]) -> None:
         local = local_name(tag)
@@ -329,14 +428,30 @@ class _SheetTarget:
             except ValueError:
                 self.cell_style = -1
             self.value = []
+            self.formula = []
         elif local in ("v", "t") and self.in_cell:
             self.capture += 1
+        elif local == "f" and self.in_cell:
+            self.in_formula += 1
         elif local in _HEADER_FOOTER:
             self.in_footer += 1
+        elif local == "dataValidation":
+            self.in_validation += 1
+            for key in ("promptTitle", "prompt", "errorTitle", "error"):
+                value = attrib.get(key, "").strip()
+                if value:
+                    self.validation.append(value)
+        elif self.in_validation and local in ("formula1", "formula2", "f"):
+            self.in_validation_formula += 1
+            self.validation_formula = []
 
     def data(self, text: str) -> None:
         if self.capture:
             self.value.append(text)
+        elif self.in_formula:
+            self.formula.append(text)
+        elif self.in_validation_formula:
+            self.validation_formula.append(text)
         elif self.in_footer:
             self.footer.append(text)
 
@@ -344,9 +459,22 @@ class _SheetTarget:
         local = local_name(tag)
         if local in ("v", "t") and self.capture:
             self.capture -= 1
+        elif local == "f" and self.in_formula:
+            self.in_formula -= 1
+        elif self.in_validation_formula and local in ("formula1", "formula2", "f"):
+            self.in_validation_formula -= 1
+            if not self.in_validation_formula:
+                # a list source: "Amy Brown,Jo Bloggs" (quoted literal) or a range reference (no text)
+                items = formula_literals("".join(self.validation_formula))
+                if items:
+                    self.validation.append(items.replace(",", ", "))
+        elif local == "dataValidation" and self.in_validation:
+            self.in_validation -= 1
         elif local == "c":
             self.in_cell = False
             value = self._format("".join(self.value))
+            if not value and self.formula:  # no cached value: Excel shows what the formula computes
+                value = formula_literals("".join(self.formula))
             if value:
                 self.row.append(value)
         elif local == "row":
@@ -375,7 +503,8 @@ class _SheetTarget:
         if self.row:
             self.lines.append("\t".join(self.row))
         footer = _HEADER_CODES.sub(" ", "".join(self.footer)).strip()
-        return "\n".join(self.lines) + ("\n" + footer if footer else "")
+        validation = "\n".join(self.validation)
+        return "\n".join(self.lines) + ("\n" + footer if footer else "") + ("\n" + validation if validation else "")
 
 
 def _sheet_text(data: bytes, shared: list[str], date_styles: frozenset[int], date1904: bool, deadline: Deadline) -> str:

@@ -1,8 +1,10 @@
 """PDF through pdfium: page text, comments and form-field values, metadata, embedded files, OCR of scans.
 
 Filled-in forms matter here (court forms carry their data in fields, not in page text), so widget values are
-read from the annotations. Pages with no text layer but with images are scanned pages: OCR'd when tesseract is
-present, else listed as not text-scanned at ``<location>/ocr``.
+read from the annotations. Page text is read whatever is painted over it, so text "redacted" with a black box
+is scanned like the rest, and the box itself is a ``redaction_failed`` note (``redaction.hidden_pdf_chars``).
+Pages with no text layer but with images are scanned pages: OCR'd when tesseract is present, else listed as
+not text-scanned at ``<location>/ocr``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from gateway.mime.extractors.base import Context, Extractor, Item
+from gateway.mime.extractors.redaction import MIN_HIDDEN_CHARS, hidden_pdf_chars
 from gateway.mime.guards import CorruptContent, EncryptedContent
 from gateway.mime.names import clean_name
 from gateway.mime.ocr import OcrFailed, ocr_available, ocr_png, to_png
@@ -49,6 +52,7 @@ def _read(pdf: pdfium.PdfDocument, item: Item, ctx: Context) -> None:
     form_handle = pdf.formenv.raw if pdf.formenv else None
     texts: list[str] = []
     scanned_pages: list[int] = []
+    redacted_pages: list[int] = []
     for index in range(len(pdf)):
         ctx.deadline.check()
         page = pdf[index]
@@ -56,6 +60,8 @@ def _read(pdf: pdfium.PdfDocument, item: Item, ctx: Context) -> None:
             textpage = page.get_textpage()
             try:
                 text = str(textpage.get_text_range())
+                if text.strip() and _hidden_chars(page, textpage) >= MIN_HIDDEN_CHARS:
+                    redacted_pages.append(index + 1)
             finally:
                 textpage.close()
             if text.strip():
@@ -67,9 +73,20 @@ def _read(pdf: pdfium.PdfDocument, item: Item, ctx: Context) -> None:
             page.close()
     texts.extend(_metadata(pdf))
     ctx.sink.add_text(item.location, "\n\n".join(texts), "attachment")
+    if redacted_pages:
+        pages = ", ".join(str(n) for n in redacted_pages[:10]) + (" ..." if len(redacted_pages) > 10 else "")
+        ctx.sink.add_note(ctx.sink.redaction_failed, item.location, f"live text under a black box on page {pages}")
     if scanned_pages:
         _ocr_pages(pdf, scanned_pages, item, ctx)
     _embedded_files(pdf, item, ctx)
+
+
+def _hidden_chars(page: pdfium.PdfPage, textpage: pdfium.PdfTextPage) -> int:
+    """Characters under a black box (a failed redaction); a failure to tell never stops the text itself."""
+    try:
+        return hidden_pdf_chars(page, textpage)
+    except Exception:
+        return 0
 
 
 def _has_images(page: pdfium.PdfPage) -> bool:
