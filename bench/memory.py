@@ -208,6 +208,13 @@ def main() -> int:
         sampler.join()
         delivered = [p.read_bytes() for p in sorted((maildir / "new").glob("*"))] if (maildir / "new").is_dir() else []
         exact = sum(1 for d in delivered if any(d.endswith(b) for b in bodies))
+        for d in delivered:
+            if not any(d.endswith(b) for b in bodies):
+                head = d.find(b"\r\nFrom: ") + 2
+                best = max(bodies, key=lambda b: len(os.path.commonprefix([d[head:head + 4096], b[:4096]])))
+                at = len(os.path.commonprefix([d[head:], best]))
+                print(f"# not byte-exact: {len(d) - head} bytes delivered for {len(best)} sent; first difference "
+                      f"at {at}: sent {best[at - 40:at + 40]!r}, got {d[head + at - 40:head + at + 40]!r}")
     finally:
         for p in procs:
             p.terminate()

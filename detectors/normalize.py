@@ -17,37 +17,39 @@ What a reader's eye undoes is undone here too:
   are made of look-alikes only, so Russian or Greek prose is left alone; inside a run of digits ``O``/``o`` is
   zero, ``l``/``I``/``|`` one, Cyrillic ``З`` three and ``б`` six;
 * an identifier broken across a line (``943 476`` / ``5919``, ``ZW24C`` / ``50123``, ``943-476-`` / ``5919``)
-  is joined: a line that ends in a digit (or a digit and up to three letters, or a separator) followed by a line
-  that starts with a digit (or up to three letters and a digit, or a single capital) continue each other.
+  is joined: a line that ends in a digit (or a digit and up to three letters, or a dash or slash) and a line
+  that starts like the rest of an identifier (``_WRAP``) continue each other.
 
 Folds are one character for one, so they leave the offset map as it is.
 """
 
 from __future__ import annotations
 
+import heapq
 import html
 import re
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import regex
 
-# A line that ends an identifier's first part and a line that continues it (see the module docstring).
-_WRAP_BEFORE = r"(?<=\d[A-Za-z]{0,3}[-./]?)[ \t]*\n"
-_WRAP_AFTER = r"(?=[ \t]*(?:>[> \t]*)?(?:\d|[A-Za-z]{1,3}\d|[A-Z](?![A-Za-z0-9])))"
-_SPECIAL = regex.compile(
+_SPECIAL = re.compile(
     r"(?P<ent>&(?:\#[0-9]{1,7}|\#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});)"
     r"|(?P<quote>^[ \t]*>[> \t]*)"
-    rf"|(?P<wrap>{_WRAP_BEFORE}{_WRAP_AFTER})"
     r"|(?P<wide>[^\x00-\x7f]+)",
-    regex.MULTILINE,
+    re.MULTILINE,
+)
+# A line that ends an identifier's first part (a digit, perhaps up to three letters, perhaps a dash or slash)
+# and a line that continues it: four digits, a short group and another group, up to three letters and digits,
+# a NINO's final letter, or a short last group ending the line. Not a house number and a street ("104 Mill
+# Lane"), not a sentence after a number ("... 244705.\nI also ..."). Group 1: the separator; group 2: the break.
+_WRAP = re.compile(
+    r"\d[A-Za-z]{0,3}([-/]?)([ \t]*\n)(?=[ \t]*(?:>[> \t]*)?(?:\d{4}|\d{1,3}[ \t.\-/]\d|[A-Za-z]{1,3}\d{3}"
+    r"|(?:[A-D]|\d{1,3})[ \t]*(?:\n|$|[.,;:)\]])))"
 )
 _DEFAULT_IGNORABLE = regex.compile(r"\p{Default_Ignorable_Code_Point}")
-# Plain ASCII needs the full pass only for a wrapped identifier or a letter that stands for a digit.
-_ASCII_WORK = re.compile(
-    r"[0-9][OolI|]|[OolI|][0-9]|\d[A-Za-z]{0,3}[-./]?[ \t]*\n[ \t]*(?:>[> \t]*)?(?:\d|[A-Za-z]{1,3}\d|[A-Z](?![A-Za-z0-9]))"
-)
 
 # TR39 confusables of Latin letters in the scripts that imitate them (one character for one).
 _CONFUSABLE_LETTERS = {
@@ -69,13 +71,12 @@ _CONFUSABLE_LETTERS = {
     "ı": "i", "ȷ": "j", "ɑ": "a",
 }  # fmt: skip
 _LETTER_FOLD = str.maketrans(_CONFUSABLE_LETTERS)
-_CONFUSABLE_WORD = re.compile(
-    "[^\\W_]*[" + "".join(_CONFUSABLE_LETTERS) + "][^\\W_]*"
-)
+_CONFUSABLE_CHAR = re.compile("[" + "".join(_CONFUSABLE_LETTERS) + "]")
+_WORD = re.compile(r"[^\W_]+")
 # In a run of digits: letters and look-alikes that stand for digits.
 _DIGIT_LIKE = {"O": "0", "o": "0", "l": "1", "I": "1", "|": "1", "З": "3", "з": "3", "б": "6"}
 _DIGIT_CLASS = "[" + "".join(_DIGIT_LIKE) + "]"
-_DIGIT_TOUCH = re.compile(f"[0-9]{_DIGIT_CLASS}|{_DIGIT_CLASS}[0-9]")
+_DIGIT_TOUCH = re.compile(f"[0-9](?:{_DIGIT_CLASS}|(?<={_DIGIT_CLASS}[0-9]))")
 _DIGIT_RUN = re.compile(f"(?:[0-9]|{_DIGIT_CLASS})+")
 
 # Characters that carry no visible content but split tokens: Unicode "format" characters (zero-width space,
@@ -164,9 +165,10 @@ class Normalized:
 
 def normalize(text: str, *, strip_quote_prefixes: bool = True) -> Normalized:
     """NFKC, invisible characters removed, HTML entities decoded, ``>`` quote prefixes dropped."""
-    if (text.isascii() and "&" not in text and (not strip_quote_prefixes or ">" not in text)
-            and not _ASCII_WORK.search(text)):
-        return Normalized(text=text, original_length=len(text))
+    wraps = [(m.start(2), m.end(2), m.group(1)) for m in _WRAP.finditer(text)] if "\n" in text else []
+    if text.isascii() and "&" not in text and (not strip_quote_prefixes or ">" not in text) and not wraps:
+        folded = fold_confusables(text)
+        return Normalized(text=folded, original_length=len(text))
     out: list[str] = []
     norm_starts: list[int] = []
     orig_starts: list[int] = []
@@ -192,14 +194,17 @@ def normalize(text: str, *, strip_quote_prefixes: bool = True) -> Normalized:
         npos += len(piece)
 
     pos = 0
-    for m in _SPECIAL.finditer(text):
-        kind = m.lastgroup
+    for kind, s, e, m in _matches(text, wraps):
         if kind == "quote" and not strip_quote_prefixes:
             continue
-        s, e = m.span()
+        if s < pos:  # pragma: no cover - the kinds never overlap; a guard, not a path
+            continue
         if s > pos:
             add(text[pos:s], pos, s - pos, True)
-        if kind == "ent":
+        if kind == "wrap" or m is None:
+            # a line break inside an identifier: a space, or nothing after a separator (``943-476-`` / ``5919``)
+            add("" if wraps_separator(text, s) else " ", s, e - s, False)
+        elif kind == "ent":
             decoded = html.unescape(m.group())
             if decoded == m.group():
                 add(decoded, s, e - s, True)
@@ -207,10 +212,6 @@ def normalize(text: str, *, strip_quote_prefixes: bool = True) -> Normalized:
                 add("".join(_char_form(c) if not c.isascii() else c for c in decoded), s, e - s, False)
         elif kind == "quote":
             pass  # the prefix vanishes; the line's text follows unchanged
-        elif kind == "wrap":
-            # a line break inside an identifier: a space, or nothing after a separator (``943-476-`` / ``5919``)
-            before = text[s - 1] if s else ""
-            add("" if before in "-./" else " ", s, e - s, False)
         else:
             for k in range(s, e):
                 ch = text[k]
@@ -240,6 +241,8 @@ def normalize(text: str, *, strip_quote_prefixes: bool = True) -> Normalized:
 
 def _fold_word(m: re.Match[str]) -> str:
     word = m.group()
+    if word.isascii() or not _CONFUSABLE_CHAR.search(word):
+        return word
     mixed = any(ch.isascii() for ch in word)
     if mixed or all(ch in _CONFUSABLE_LETTERS or not ch.isalpha() for ch in word):
         return word.translate(_LETTER_FOLD)
@@ -266,8 +269,20 @@ def _fold_digits(m: re.Match[str]) -> str:
 def fold_confusables(text: str) -> str:
     """Look-alike letters to Latin in words that are not plainly another script's, and letters that stand for
     digits inside digit runs to digits; one character for one, so offsets do not move."""
-    if not text.isascii():
-        text = _CONFUSABLE_WORD.sub(_fold_word, text)
+    if not text.isascii() and _CONFUSABLE_CHAR.search(text):
+        text = _WORD.sub(_fold_word, text)
     if _DIGIT_TOUCH.search(text):
         text = _DIGIT_RUN.sub(_fold_digits, text)
     return text
+
+
+def wraps_separator(text: str, start: int) -> bool:
+    """The line break at ``start`` follows a dash or slash: the identifier continues with no space."""
+    return start > 0 and text[start - 1] in "-/"
+
+
+def _matches(text: str, wraps: list[tuple[int, int, str]]) -> Iterator[tuple[str, int, int, re.Match[str] | None]]:
+    """Entity, quote-prefix and non-ASCII matches merged in order with the identifier line breaks."""
+    specials = ((m.lastgroup or "", m.start(), m.end(), m) for m in _SPECIAL.finditer(text))
+    breaks = (("wrap", s, e, None) for s, e, _sep in wraps)
+    return heapq.merge(specials, breaks, key=lambda item: item[1])

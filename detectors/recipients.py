@@ -168,9 +168,10 @@ class RecipientClassifier:
             # Judged by where a hop that honours the route would deliver, and never internal (defence in depth:
             # the SMTP edge refuses these at RCPT, ``dlpgate scan`` reads them from headers or --rcpt).
             routed = self._one(route.destination, pairs, known_personal)
-            evidence = f"{route.kind} routing address" + (f"; {routed.evidence}" if routed.evidence else "")
-            cls: RecipientClass = "external" if routed.cls == "internal" else routed.cls
-            return info(cls, evidence if routed.cls != "internal" else f"{route.kind} routing address")
+            label = f"{route.kind} routing address"
+            if routed.cls == "internal":
+                return info("external", label)
+            return info(routed.cls, f"{label}; {routed.evidence}" if routed.evidence else label)
         local, domain = split_address(address)
         if self.is_internal(address):
             return info("internal", "organisation domain")

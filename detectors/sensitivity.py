@@ -44,6 +44,8 @@ STRONG_IDENTIFIERS = frozenset({
     "UK_BANK_ACCOUNT", "UK_PASSPORT", "UK_DRIVING_LICENCE", "CREDIT_CARD",
 })
 LINKING_IDENTIFIERS = frozenset({"UK_STREET_ADDRESS", "IBAN_CODE"})
+CHILDREN_CASE_DATA = frozenset({"KNOWN_CHILD"})
+"""A child named in the organisation's case directory (``detectors.cases``): special category on its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,8 @@ class _Index:
 def assess_sensitivity(findings: Sequence[Finding], weights: Weights = DEFAULT_WEIGHTS) -> Sensitivity:
     """The message's level; see the module docstring for the rules. ``weights`` says which entities are strong
     and which link a name (``Weights.with_overrides`` of the detectors settings' ``entity_weights``)."""
+    if any(f.entity in CHILDREN_CASE_DATA for f in findings):
+        return Sensitivity.SPECIAL_CATEGORY
     persons = [f for f in findings if f.entity == "PERSON"]
     topics = [f for f in findings if f.entity == "SPECIAL_CATEGORY"]
     strong = any(f.entity in weights.strong for f in findings)

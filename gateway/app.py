@@ -78,6 +78,8 @@ class App:
     generation: int = 1
     metrics: MetricsServer | None = None
     console: ConsoleServer | None = None
+    cases_check_seconds: float = 60.0
+    """How often ``serve`` looks for a newer case-directory import (issue 16)."""
 
     @property
     def port(self) -> int:
@@ -100,7 +102,7 @@ class App:
             self.store = await Store.open(self.cfg)
             self.notifier = Notifier(self.cfg, self.store, self.upstream)
             self.store.attach_listener(self.notifier)  # alerts and sender notices follow each commit
-        self.runtime = Runtime(self.cfg, generation=self.generation)
+        self.runtime = Runtime(self.cfg, generation=self.generation, cases_snapshot=await self._cases_snapshot())
         await self.runtime.start()
         users = None
         if gw.server.auth.users_file is not None:
@@ -181,10 +183,42 @@ class App:
                 run_digest_scheduler(self.cfg, self.store, self.upstream, self._stopped)
             )
         )
+        if self.cfg.gateway.scan.enabled:
+            self._tasks.append(asyncio.get_running_loop().create_task(self._watch_cases()))
         listen = self.cfg.gateway.metrics.listen
         if listen:
             self.metrics = MetricsServer(listen, self._probes())
             self._tasks.append(asyncio.get_running_loop().create_task(self.metrics.run(self._stopped)))
+
+    async def _cases_snapshot(self) -> Path | None:
+        """The hashed case directory for the next runtime's workers (issue 16), written under the state folder
+        once per import generation. A store that cannot give it leaves the case conditions off (logged), never
+        the gateway down: they are extra protection, not the reason mail flows."""
+        if self.store is None or not self.cfg.gateway.scan.enabled:
+            return None
+        try:
+            return await self.store.write_case_snapshot(self.cfg.state_dir / "cases")
+        except Exception as exc:
+            log.error("cases.snapshot_failed", error=exc.__class__.__name__)
+            return None
+
+    async def _watch_cases(self) -> None:
+        """Another node (or ``dlpgate cases import``) may import a new directory: when its generation id differs
+        from the one this node's workers hold, start a new configuration generation (as a reload does)."""
+        while not self._stopped.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), self.cases_check_seconds)
+            if self._stopped.is_set() or self.store is None or self.runtime is None:
+                continue
+            try:
+                status = await self.store.case_directory_status()
+            except Exception as exc:
+                log.warning("cases.check_failed", error=exc.__class__.__name__)
+                continue
+            held = self.runtime.cases_snapshot
+            if status is not None and (held is None or status.generation not in held.name):
+                log.info("cases.new_generation", generation=status.generation)
+                await self.reload()
 
     def _probes(self) -> Probes:
         def pool_count(attr: str) -> int:
@@ -252,7 +286,7 @@ class App:
             directory=self.cfg.directory, gateway=self.cfg.gateway, policy=fresh.policy, detectors=fresh.detectors
         )
         self.generation += 1
-        runtime = Runtime(cfg, generation=self.generation)
+        runtime = Runtime(cfg, generation=self.generation, cases_snapshot=await self._cases_snapshot())
         try:
             await runtime.start()
         except Exception as exc:

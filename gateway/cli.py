@@ -24,6 +24,7 @@ COMMANDS = (
     "console",
     "users",
     "audit",
+    "cases",
 )
 
 

@@ -222,6 +222,66 @@ class ConsoleSettings(FrozenModel):
     )
 
 
+class CasesSettings(FrozenModel):
+    """The case directory and first-time recipients (issue 16). The key never lives in a config file or the
+    database: an environment variable (as ``store.encryption_key_env``) or a file readable only by the service."""
+
+    key_env: str = Field(
+        "DLPGATE_CASES_KEY",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Name of the environment variable holding the HMAC key for the case directory and the "
+        "recipient history (at least 16 characters; make one with `dlpgate cases keygen`). The same on every node.",
+    )
+    key_file: Path | None = Field(
+        None,
+        description="File holding the key instead (relative to the config folder); used when set, else key_env.",
+    )
+    first_time_scope: Literal["sender", "organisation"] = Field(
+        "sender",
+        description="`sender`: first time this sender writes to the address; `organisation`: first time anyone "
+        "in the organisation does.",
+    )
+    history_days: int = Field(
+        365, ge=1, description="A sender-recipient pair not used for this many days is forgotten (first time again)."
+    )
+
+
+class CaseKeyError(Exception):
+    """No usable case key: the message says how to set one."""
+
+
+MIN_CASE_KEY_CHARS = 16
+
+
+def case_key(cfg: Config) -> bytes:
+    """The case directory's HMAC key from ``cases.key_file`` or the environment variable ``cases.key_env``."""
+    s = cfg.gateway.cases
+    if s.key_file is not None:
+        path = cfg.resolve(s.key_file)
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise CaseKeyError(f"cases.key_file {path} cannot be read ({exc.__class__.__name__})") from None
+        where = f"the file {path} (cases.key_file)"
+    else:
+        value = os.environ.get(s.key_env, "").strip()
+        where = f"the environment variable {s.key_env} (cases.key_env)"
+    if len(value) < MIN_CASE_KEY_CHARS:
+        raise CaseKeyError(
+            f"no case key: set {where} to a secret of at least {MIN_CASE_KEY_CHARS} characters, the same on every "
+            "node (make one with `dlpgate cases keygen`), or point cases.key_file in gateway.yaml at a file holding it"
+        )
+    return value.encode("utf-8")
+
+
+def optional_case_key(cfg: Config) -> bytes | None:
+    """The key, or None when none is configured (the case conditions then never hold)."""
+    try:
+        return case_key(cfg)
+    except CaseKeyError:
+        return None
+
+
 class GatewaySettings(FrozenModel):
     node_name: str = Field(
         default_factory=lambda: os.uname().nodename, description="This node's name in incidents and logs."
@@ -249,6 +309,9 @@ class GatewaySettings(FrozenModel):
     )
     files: FilesSettings = Field(default_factory=FilesSettings, description="Other config files.")
     console: ConsoleSettings = Field(default_factory=ConsoleSettings, description="The review console (web).")
+    cases: CasesSettings = Field(
+        default_factory=CasesSettings, description="Case directory key and first-time recipients (issue 16)."
+    )
 
 
 @dataclass(frozen=True)

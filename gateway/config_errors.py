@@ -113,8 +113,8 @@ def did_you_mean(word: str, vocabulary: Iterable[str]) -> str:
     upper = word.upper()
     # A name inside the word or the word inside a name (UK_NHS_NUMBER, NINO) before difflib's ratio, which
     # prefers long names sharing a long suffix (UK_COURT_CASE_NUMBER).
-    close = sorted((c for c in choices if len(c) >= 3 and len(upper) >= 3 and (c.upper() in upper or upper in c.upper())),
-                   key=lambda c: -difflib.SequenceMatcher(None, upper, c.upper()).ratio())[:2]
+    inside = [c for c in choices if len(c) >= 3 and len(upper) >= 3 and (c.upper() in upper or upper in c.upper())]
+    close = sorted(inside, key=lambda c: -difflib.SequenceMatcher(None, upper, c.upper()).ratio())[:2]
     if not close:
         folded = {c.upper(): c for c in choices}
         close = difflib.get_close_matches(upper, list(folded), n=2, cutoff=0.6)

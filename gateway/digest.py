@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from gateway.policy.model import Action
-from gateway.store.records import entity_label
+from gateway.store.records import breach_clock, entity_label
 
 if TYPE_CHECKING:
     from gateway.config import Config
@@ -98,6 +98,9 @@ class BreachItem:
     attachments: list[str]
     rules: list[str]
     clauses: list[str]
+    status: str = "potential_breach"
+    clock: str = "internal"
+    """Which deadline runs: ``internal`` (24 hours to the IA team) or ``ico`` (72 hours to the ICO)."""
 
 
 @dataclass(frozen=True)
@@ -232,23 +235,27 @@ def build_digest(
         for q in sorted(held, key=lambda q: q.stored_at)
     ]
     breach_items = []
-    for b in sorted(breaches, key=lambda b: (b.deadline_at or b.created_at)):
-        left = (b.deadline_at - now).total_seconds() / 3600 if b.deadline_at else None
+    for b in breaches:
+        clock = breach_clock(b.status, b.deadline_at, now)
         breach_items.append(
             BreachItem(
                 reference=b.reference,
                 created_at=b.created_at,
-                deadline_at=b.deadline_at,
-                hours_left=left,
-                overdue=left is not None and left < 0,
+                deadline_at=clock.due_at if clock else b.deadline_at,
+                hours_left=clock.hours_left if clock else None,
+                overdue=clock is not None and clock.overdue,
                 sender=b.sender or "<>",
                 recipients=b.recipients,
                 entities=[e["entity"] for e in b.entities],
                 attachments=[a["name"] for a in b.attachments],
                 rules=_rule_ids(b),
                 clauses=b.clauses,
+                status=b.status,
+                clock=clock.kind if clock else "internal",
             )
         )
+    # Overdue first (issue 15), then the nearest deadline.
+    breach_items.sort(key=lambda b: (not b.overdue, b.deadline_at or b.created_at))
 
     return DigestData(
         organisation=organisation,
@@ -287,7 +294,8 @@ async def collect_digest(cfg: Config, store: Store, day: date, now: datetime) ->
     _, end = day_bounds(day, tz)
     incidents = await store.list_incidents(since=window_start, until=end, newest_first=False)
     held = await store.list_quarantine(states=("held", "releasing"))
-    breaches = await store.list_incidents(statuses=["potential_breach"], newest_first=False)
+    breaches = await store.list_incidents(statuses=["potential_breach", "reported_internally"],
+                                          newest_first=False)
     return build_digest(
         organisation=cfg.gateway.organisation.name,
         day=day,

@@ -21,6 +21,7 @@ from gateway.policy.engine import decide, resolve_smime
 from gateway.policy.model import Decision
 
 if TYPE_CHECKING:
+    from detectors.cases import CaseMatcher
     from gateway.scan import Scanner
 
 
@@ -47,11 +48,14 @@ class Evaluation(NamedTuple):
 class Evaluator:
     """Scanner (built on first in-process use), certificates and the pure policy decision."""
 
-    def __init__(self, cfg: Config, *, scanner: Scanner | None = None) -> None:
+    def __init__(self, cfg: Config, *, scanner: Scanner | None = None, cases: CaseMatcher | None = None) -> None:
         self.policy = cfg.policy
         self.certs = load_certificates(cfg.policy) if cfg.gateway.scan.enabled else None
         self._cfg = cfg
         self._scanner = scanner
+        self._cases = cases
+        """The case directory for in-process scans (``scan``, the samples); the gateway's workers get theirs
+        from the runtime's snapshot."""
 
     @property
     def scanner(self) -> Scanner:
@@ -59,7 +63,7 @@ class Evaluator:
             # Imported here so the gateway process, which scans in workers, never loads Presidio and spaCy.
             from gateway.scan import Scanner
 
-            self._scanner = Scanner.from_config(self._cfg)
+            self._scanner = Scanner.from_config(self._cfg, cases=self._cases)
         return self._scanner
 
     def decide(self, facts: ScanResult) -> Decision:

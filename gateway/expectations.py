@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from detectors.casedir import read_directory
+from detectors.cases import CaseMatcher, CaseSnapshot, key_id
 from gateway.config import Config
 from gateway.config_errors import ConfigError, read_yaml
 from gateway.evaluator import Evaluator
@@ -36,12 +38,32 @@ def load_expectations(folder: Path) -> list[Expectation]:
     return out
 
 
+def sample_cases(folder: Path) -> CaseMatcher | None:
+    """The samples' own case directory (``cases: {directory: FILE, key: TEXT}`` in expectations.yaml): a small
+    synthetic CSV and a fixed test key, hashed in memory exactly as ``cases import`` does, so the case rules'
+    samples are judged as the relay would judge them with that directory imported."""
+    path = folder / "expectations.yaml"
+    data: Any = read_yaml(path)
+    spec = data.get("cases") if isinstance(data, dict) else None
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or not spec.get("directory") or not spec.get("key"):
+        raise ConfigError.one(path, "cases", "{directory: FILE, key: TEXT} (a synthetic directory and a test key)")
+    key = str(spec["key"]).encode("utf-8")
+    with (folder / str(spec["directory"])).open(encoding="utf-8-sig", newline="") as fh:
+        parsed = read_directory(fh, key)
+    if parsed.rejected:
+        raise ConfigError.one(path, "cases.directory", f"line {parsed.rejected[0].line}: {parsed.rejected[0].reason}")
+    snapshot = CaseSnapshot.build("samples", key_id(key), (r.snapshot_row() for r in parsed.adds))
+    return CaseMatcher(snapshot, key)
+
+
 def check_expectations(cfg: Config, folder: Path) -> list[str]:
     """One line per sample whose decision or deciding rules differ from what is expected.
 
     The deciding rules are ``decision.hits``: the engine keeps only the most severe action's rules there
     (outranked ones go to ``decision.outranked``), which is what ``rules:`` in the file lists."""
-    evaluator = Evaluator(cfg)
+    evaluator = Evaluator(cfg, cases=sample_cases(folder))
     problems = []
     for exp in load_expectations(folder):
         raw = (folder / exp.file).read_bytes()

@@ -48,6 +48,21 @@ class ScanResult:
     defects: tuple[str, ...] = ()
     ner_skipped: bool = False
     """True when NER was not run because no outcome could depend on it (e.g. internal-only mail)."""
+    case_directory: bool = False
+    """A case directory snapshot was loaded for this scan, so the case facts below mean something (issue 16)."""
+    cases: tuple[str, ...] = ()
+    """Hashed ids of the directory cases the message is about: its case numbers and its known children."""
+    distinct_cases: int = 0
+    """Distinct cases identified either way, in the directory or not; 0 without a directory."""
+    case_unlinked: tuple[str, ...] = ()
+    """External recipients not linked in the directory to every case of the message (the policy then applies
+    ``recipients.case_always_allowed``)."""
+    first_time: tuple[str, ...] = ()
+    """External recipients never delivered to before by this sender (or anyone: ``cases.first_time_scope``).
+    Looked up in the gateway process, not the worker."""
+    first_time_known: bool = False
+    """The history was consulted. False means unknown (no key, store unreachable): ``first_time_recipient``
+    never holds."""
     timings: dict[str, float] = field(default_factory=dict)
 
     @property

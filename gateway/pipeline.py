@@ -22,6 +22,7 @@ from gateway.policy.engine import release_decision
 from gateway.policy.model import PASS_DECISION, Action, Decision
 from gateway.smtp import replies
 from gateway.submission import MessageSource, Submission
+from gateway.tasks import spawn
 from gateway.upstream import Reply, Transaction, Upstream, UpstreamError, open_transaction
 from gateway.workers import PoolBusy, ScanTimeout
 
@@ -118,6 +119,7 @@ class Pipeline:
         message = sub.source.ref() if sub.source is not None else sub.raw
         facts = await rt.pool.scan(message, sub.mail_from, sub.rcpt_tos)
         out.timings.update({f"scan.{k}": v for k, v in facts.timings.items()})
+        facts = await rt.history.annotate(self.store, facts)  # issue 16: fails open to "unknown"
         return facts, rt.evaluator.decide(facts)
 
     async def _act(
@@ -165,6 +167,8 @@ class Pipeline:
             return
         out.upstream = str(reply)
         out.reply = _upstream_reply_to_client(reply, target.description)
+        if reply.ok and facts is not None:
+            spawn(rt.history.record(self.store, facts))  # first-time recipients learn from deliveries only
         if reply.ok and facts is not None and (action > Action.PASS or decision.monitor) and self.store:
             out.incident = await self._record_relayed(sub, facts, decision, str(reply))
 
@@ -240,7 +244,7 @@ def release_route(rt: Runtime) -> dict[str, str | None]:
     """Where this gateway delivers (after ``serve --upstream``), recorded with a held message so that its release
     goes there too, not wherever the releasing command's own configuration points."""
     up = rt.cfg.gateway.upstream
-    smarthost = up.encryption_smarthost
+    smarthost = rt.cfg.upstream_url(up.encryption_smarthost) if up.encryption_smarthost else None
     return {"upstream": rt.cfg.upstream_url(up.url), "encryption_smarthost": smarthost}
 
 

@@ -9,20 +9,26 @@ encryption smarthost) and counts its users; the pipeline does the work with what
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from gateway.config import Config
 from gateway.evaluator import Evaluator
+from gateway.firsttime import RecipientHistory
 from gateway.tasks import spawn
 from gateway.upstream import Upstream, make_upstream
 from gateway.workers import ScanPool
 
 
 class Runtime:
-    def __init__(self, cfg: Config, *, generation: int = 1) -> None:
+    def __init__(self, cfg: Config, *, generation: int = 1, cases_snapshot: Path | None = None) -> None:
         self.cfg = cfg
         self.generation = generation
+        self.cases_snapshot = cases_snapshot
+        """The hashed case directory file this generation's workers load (issue 16); its name carries the
+        import's generation id, so a node that sees a newer import builds a new runtime."""
         self.evaluator = Evaluator(cfg)
-        self.pool: ScanPool | None = ScanPool(cfg) if cfg.gateway.scan.enabled else None
+        self.history = RecipientHistory(cfg)
+        self.pool: ScanPool | None = ScanPool(cfg, cases_snapshot) if cfg.gateway.scan.enabled else None
         self.in_flight = 0
         self.retired = False
         self._closed = asyncio.Event()

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parseaddr
+from pathlib import Path
 
+import structlog
+
+from detectors.cases import CaseMatch, CaseMatcher, CaseSnapshot
 from detectors.content import ContentDetector, DetectionContext
 from detectors.encryption import EncryptionRules, encryption_state
 from detectors.findings import RecipientInfo
@@ -26,12 +30,14 @@ from detectors.lookalike import LookalikeParams
 from detectors.marking import MarkingRules, protective_marking
 from detectors.recipients import RecipientClassifier, RecipientLists
 from detectors.sensitivity import assess_sensitivity, distinct_case_numbers
-from gateway.config import Config
+from gateway.config import Config, optional_case_key
 from gateway.facts import ScanResult
 from gateway.mime.extract import extract
 from gateway.mime.model import Extraction, Unscannable
 from gateway.mime.parse import header_addresses, parse_message
 from gateway.policy.config import PolicyConfig
+
+log = structlog.get_logger("dlpgate.scan")
 
 
 def parse_headers(raw: bytes) -> EmailMessage:
@@ -116,6 +122,23 @@ def encryption_rules(policy_config: PolicyConfig) -> EncryptionRules:
     )
 
 
+def case_matcher(cfg: Config, snapshot: Path | None) -> CaseMatcher | None:
+    """The case directory matcher for a worker: the snapshot file its generation was given and the key from the
+    configuration. No snapshot, no key or another key: None, and the case conditions never hold (logged once per
+    worker, without any case data)."""
+    if snapshot is None:
+        return None
+    key = optional_case_key(cfg)
+    if key is None:
+        log.warning("cases.no_key", hint="set the cases.key_env environment variable or cases.key_file")
+        return None
+    try:
+        return CaseMatcher(CaseSnapshot.load(snapshot), key)
+    except (OSError, ValueError, KeyError) as exc:
+        log.error("cases.snapshot_unusable", error=exc.__class__.__name__, detail=str(exc)[:200])
+        return None
+
+
 @dataclass
 class Scanner:
     cfg: Config
@@ -123,9 +146,11 @@ class Scanner:
     recipients: RecipientClassifier
     marking: MarkingRules
     encryption: EncryptionRules
+    cases: CaseMatcher | None = None
+    """The case directory of this configuration generation (a hashed snapshot), or None."""
 
     @classmethod
-    def from_config(cls, cfg: Config) -> Scanner:
+    def from_config(cls, cfg: Config, *, cases: CaseMatcher | None = None) -> Scanner:
         """Everything built once: the detectors receive values taken from ``cfg``, never ``cfg`` itself."""
         return cls(
             cfg=cfg,
@@ -133,6 +158,7 @@ class Scanner:
             recipients=recipient_classifier(cfg.gateway.organisation.domains, cfg.policy),
             marking=marking_rules(cfg.policy),
             encryption=encryption_rules(cfg.policy),
+            cases=cases,
         )
 
     def scan(
@@ -168,11 +194,24 @@ class Scanner:
             sender_address=mail_from,
             sender_name=sender_name,
             run_ner=bool(external),
-            reveal=reveal,
+            # The case directory needs the case numbers' text; it is dropped again below unless asked for.
+            reveal=reveal or self.cases is not None,
         )
         findings = tuple(self.content.analyze(extraction.chunks, ctx))
         t2 = time.perf_counter()
         timings["detect"] = t2 - t1
+        case = CaseMatch()
+        if self.cases is not None:
+            case = self.cases.match(
+                [(c.location, c.text) for c in extraction.chunks],
+                [f.text for f in findings if f.entity == "UK_FAMILY_CASE_NUMBER" and f.text],
+                [r.address for r in external],
+                reveal=reveal,
+            )
+            findings += case.findings
+            if not reveal:
+                findings = tuple(replace(f, text=None) if f.text is not None else f for f in findings)
+            timings["cases"] = time.perf_counter() - t2
 
         fwd = forwarding_evidence(msg)
         enc = encryption_state(msg, self.encryption, [n.detail for n in extraction.ciphertext])
@@ -201,5 +240,9 @@ class Scanner:
             message_id=(str(msg.get("Message-ID", "")).strip() or None),
             defects=extraction.defects,
             ner_skipped=not ctx.run_ner,
+            case_directory=self.cases is not None,
+            cases=case.cases,
+            distinct_cases=case.distinct,
+            case_unlinked=case.unlinked,
             timings=timings,
         )

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 import structlog
 
@@ -50,17 +51,21 @@ def _die_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _init_worker(config_dir: str) -> None:
-    """Runs once in each worker: die with the parent, ignore Ctrl-C (the parent decides), build the scanner."""
+def _init_worker(config_dir: str, cases_snapshot: str | None = None) -> None:
+    """Runs once in each worker: die with the parent, ignore Ctrl-C (the parent decides), build the scanner.
+    ``cases_snapshot`` is the hashed case directory file this configuration generation was given: loaded here,
+    once, so no message ever waits on the store."""
     global _scanner
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from gateway.config import load
     from gateway.logging import configure_logging
-    from gateway.scan import Scanner
+    from gateway.scan import Scanner, case_matcher
 
     configure_logging(json=True)
-    _scanner = Scanner.from_config(load(config_dir))
+    cfg = load(config_dir)
+    cases = case_matcher(cfg, Path(cases_snapshot)) if cases_snapshot else None
+    _scanner = Scanner.from_config(cfg, cases=cases)
 
 
 def _warm() -> int:
@@ -87,9 +92,10 @@ class ScanTimeout(Exception):
 
 
 class ScanPool:
-    def __init__(self, cfg: Config) -> None:
+    def __init__(self, cfg: Config, cases_snapshot: Path | None = None) -> None:
         settings = cfg.gateway.scan
         self.cfg = cfg
+        self.cases_snapshot = cases_snapshot
         self.size = settings.workers or (os.cpu_count() or 1)
         self.deadline = settings.deadline_seconds
         self.queue_wait = settings.queue_wait_seconds
@@ -106,7 +112,7 @@ class ScanPool:
             max_workers=self.size,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(str(self.cfg.directory),),
+            initargs=(str(self.cfg.directory), str(self.cases_snapshot) if self.cases_snapshot else None),
         )
 
     async def start(self) -> None:

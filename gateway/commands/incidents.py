@@ -29,7 +29,8 @@ from gateway.commands.storecli import (
     safe,
 )
 from gateway.notify.formats import fmt_hours
-from gateway.store.records import MARKABLE, STATUSES
+from gateway.store.export import CSV_FIELDS, csv_row
+from gateway.store.records import MARKABLE, STATUSES, TRANSITIONS, breach_clock
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -63,7 +64,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
-    p = sub.add_parser("mark", help="record the assessment: " + ", ".join(MARKABLE))
+    flow = "; ".join(f"{k} -> {'|'.join(v)}" for k, v in TRANSITIONS.items() if v)
+    p = sub.add_parser("mark", help="one step of triage, with a note (--reason): " + flow)
     add_config_argument(p)
     p.add_argument("reference")
     p.add_argument("status", choices=MARKABLE)
@@ -119,8 +121,9 @@ async def _list(args: argparse.Namespace, cfg: Config, store: Store) -> int:
     for r in records:
         rules = ",".join(x["rule_id"] + ("*" if x.get("mode") == "monitor" else "") for x in r.rules)
         status = r.status
-        if r.status == "potential_breach" and r.deadline_at:
-            status += f" {fmt_hours((r.deadline_at - now).total_seconds() / 3600)}"
+        clock = breach_clock(r.status, r.deadline_at, now)
+        if clock:
+            status += f" {fmt_hours(clock.hours_left)}"
         print(
             f"{r.reference:<16} {fmt_time(r.created_at, tz):<16} {r.action:<10} {status:<17} "
             f"{safe(r.sender or '<>')[:30]:<30} {len(r.recipients):>5}  {safe(rules)}"
@@ -131,15 +134,16 @@ async def _list(args: argparse.Namespace, cfg: Config, store: Store) -> int:
 
 def describe(r: IncidentRecord, tz: ZoneInfo, now: datetime) -> list[str]:
     deadline = ""
-    if r.deadline_at:
-        left = (r.deadline_at - now).total_seconds() / 3600
+    clock = breach_clock(r.status, r.deadline_at, now)
+    if clock:
+        left = clock.hours_left
         when = f"OVERDUE by {fmt_hours(-left)}" if left < 0 else f"{fmt_hours(left)} left"
-        deadline = f"{fmt_time(r.deadline_at, tz)} ({when})"
+        deadline = f"{'the ICO' if clock.kind == 'ico' else 'the IA team'} by {fmt_time(clock.due_at, tz)} ({when})"
     lines = [
         f"Reference:    {r.reference}",
         f"Time:         {fmt_time(r.created_at, tz)} ({tz.key}), node {safe(r.node)}, client {safe(r.peer)}"
         + (f", user {safe(r.auth_user)}" if r.auth_user else ""),
-        f"Status:       {r.status}" + (f"; report by {deadline}" if deadline else ""),
+        f"Status:       {r.status}" + (f"; report to {deadline}" if deadline else ""),
         f"Action:       {r.action}" + (f" ({r.encrypt_mode})" if r.encrypt_mode else "")
         + ("; delivered" if r.delivered else "; not delivered") + ("; quarantined" if r.quarantined else ""),
         f"Sender:       {safe(r.sender or '<>')}",
@@ -204,33 +208,6 @@ def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
         fh.write(text)
-
-
-CSV_FIELDS = (
-    "reference", "created_at", "node", "status", "deadline_at", "action", "encrypt_mode", "delivered", "quarantined",
-    "sender", "recipients", "rules", "clauses", "sensitivity", "entities", "evidence", "attachments", "unscannable",
-    "message_id", "size", "forwarded", "encrypted", "upstream_reply",
-)
-
-
-def _cell(value: str) -> str:
-    """Spreadsheets run cells that start with = + - @ as formulas: attachment names are sender-controlled."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def csv_row(r: IncidentRecord) -> dict[str, str]:
-    d = r.as_dict()
-    flat = {
-        **{k: "" if d[k] is None else str(d[k]) for k in CSV_FIELDS if k in d and not isinstance(d[k], list)},
-        "recipients": "; ".join(f"{x['address']} ({x['class']})" for x in r.recipients),
-        "rules": "; ".join(f"{x['rule_id']} ({x['mode']}, {x['action']})" for x in r.rules),
-        "clauses": "; ".join(r.clauses),
-        "entities": "; ".join(f"{e['entity']}:{e['count']}" for e in r.entities),
-        "evidence": "; ".join(f"{e['entity']}: {', '.join(e['redacted'])}" for e in r.entities if e["redacted"]),
-        "attachments": "; ".join(f"{a['name']} ({a['content_type']})" for a in r.attachments),
-        "unscannable": "; ".join(f"{u['location']} ({u['reason']})" for u in r.unscannable),
-    }
-    return {k: _cell(flat.get(k, "")) for k in CSV_FIELDS}
 
 
 async def _export(args: argparse.Namespace, cfg: Config, store: Store) -> int:

@@ -36,7 +36,7 @@ def iter_files(paths: list[str]) -> Iterator[Path]:
             yield p
 
 
-def result_record(path: Path, facts: Any, decision: Any, reveal: bool) -> dict[str, Any]:
+def result_record(path: Path, facts: Any, decision: Any, reveal: bool, policy: Any = None) -> dict[str, Any]:
     by_entity: dict[str, dict[str, Any]] = {}
     for f in facts.findings:
         e = by_entity.setdefault(
@@ -69,17 +69,34 @@ def result_record(path: Path, facts: Any, decision: Any, reveal: bool) -> dict[s
         "false_encryption_claim": [{"location": n.location, "claim": n.detail} for n in facts.false_encryption_claims],
         "redaction_failed": [n.location for n in facts.redaction_failed],
         "images_not_scanned": list(facts.not_text_scanned),
+    } | _case_fields(facts, policy)
+
+
+def _case_fields(facts: Any, policy: Any) -> dict[str, Any]:
+    """Issue 16, once a case directory exists: hashed case ids, the recipients not on the case, and the
+    first-time recipients (null: unknown, as in ``scan``, which reads no history)."""
+    if policy is None or not facts.case_directory:
+        return {}
+    from gateway.policy.engine import case_mismatch
+
+    return {
+        "cases": list(facts.cases),
+        "distinct_cases": facts.distinct_cases,
+        "case_mismatch": list(case_mismatch(facts, policy.lists)),
+        "first_time": list(facts.first_time) if facts.first_time_known else None,
     }
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from gateway.commands.cases import load_case_matcher
     from gateway.config import load
     from gateway.evaluator import Evaluator
     from gateway.policy.model import Action
 
-    evaluator = Evaluator(load(args.config))
+    cfg = load(args.config)
+    evaluator = Evaluator(cfg, cases=load_case_matcher(cfg))
     evaluator.scanner  # noqa: B018 - build the models before the progress bar starts
     files = list(iter_files(args.paths))
     rc = 0
@@ -99,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         if decision.action > Action.TAG:
             rc = max(rc, 1)
-        _emit(args, result_record(path, facts, decision, args.reveal))
+        _emit(args, result_record(path, facts, decision, args.reveal, cfg.policy))
     return rc
 
 

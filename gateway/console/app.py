@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.console import accounts, audit, review
+from gateway.console import accounts, audit, incidents, review
 from gateway.console.security import SecurityHeaders, load_secret
 from gateway.console.web import HERE, Console, redirect
 
@@ -43,6 +43,7 @@ def build_app(cfg: Config, store: Store, *, secret: str | None = None) -> Starle
         Route("/", home, methods=["GET"]),
         *accounts.routes(console),
         *review.routes(console),
+        *incidents.routes(console),
         *audit.routes(console),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]

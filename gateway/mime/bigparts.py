@@ -23,7 +23,10 @@ from email.message import EmailMessage, Message
 
 MIN_MESSAGE = 1024 * 1024
 MIN_RUN = 256 * 1024
-_RUN = re.compile(rb"(?m)^(?:[A-Za-z0-9+/]+\r?\n)+(?:[A-Za-z0-9+/]*={1,2}\r?\n)?")
+_OTHER_LINE = re.compile(rb"(?m)^(?![A-Za-z0-9+/]+={0,2}\r?\n)")
+"""The start of every line that is not a base64 line (a blank line, a header, a boundary, text...). Runs of
+base64 lines are the gaps between them: a regex repeating a whole line would keep a backtracking record per
+line (70 MB for a 30 MB attachment)."""
 _NOT_PLAIN = ("text/", "message/", "multipart/")
 _SPECIAL = frozenset({
     "application/pkcs7-mime", "application/x-pkcs7-mime", "application/pkcs7-signature",
@@ -48,10 +51,7 @@ def skeleton(raw: bytes) -> Skeleton | None:
     pieces: list[bytes] = []
     runs: dict[str, tuple[int, int]] = {}
     last = 0
-    for match in _RUN.finditer(raw):
-        start, end = match.span()
-        if end - start < MIN_RUN:
-            continue
+    for start, end in _runs(raw):
         token = f"DLPGATEPART{len(runs)}X{nonce}"
         eol = b"\r\n" if raw[end - 2 : end] == b"\r\n" else b"\n"
         pieces += (raw[last:start], token.encode("ascii") + eol)
@@ -61,6 +61,24 @@ def skeleton(raw: bytes) -> Skeleton | None:
         return None
     pieces.append(raw[last:])
     return Skeleton(b"".join(pieces), runs)
+
+
+def _runs(raw: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each run of base64 lines of at least ``MIN_RUN`` bytes with padding, if any, only on its
+    last line."""
+    out: list[tuple[int, int]] = []
+    run_start = 0
+    for match in _OTHER_LINE.finditer(raw):
+        line = match.start()
+        if line - run_start >= MIN_RUN:
+            last_line = raw.rfind(b"\n", run_start, line - 1) + 1
+            if raw.find(b"=", run_start, last_line) == -1:
+                out.append((run_start, line))
+        newline = raw.find(b"\n", line)
+        if newline == -1:
+            break
+        run_start = newline + 1
+    return out
 
 
 def _children(msg: Message) -> list[Message]:
@@ -115,7 +133,8 @@ def restore(msg: EmailMessage, raw: bytes, sk: Skeleton) -> bool:
         view = memoryview(raw)
         for token, part in found.items():
             start, end = sk.runs[token]
-            part.set_payload(binascii.a2b_base64(view[start:end]))
+            # Not set_payload(): it would turn the bytes back into a surrogate-escaped string (twice their size).
+            part._payload = binascii.a2b_base64(view[start:end])  # type: ignore[attr-defined]
             part.replace_header("Content-Transfer-Encoding", "binary")
     except Exception:
         return False

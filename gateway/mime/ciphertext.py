@@ -89,6 +89,24 @@ def compressed_plaintext(data: bytes) -> bool:
     return _complete_stream(zlib.decompressobj(-zlib.MAX_WBITS), data)
 
 
+def readable_form(data: bytes, budget: int) -> bytes:
+    """What a reader gets out of a fake ciphertext field: inflated when it is a compressed stream (bounded by
+    ``budget``), else the bytes themselves. Used so that the text hidden there is scanned."""
+    if not compressed_plaintext(data):
+        return data
+    if data[:3] == b"BZh":
+        try:
+            return bz2.BZ2Decompressor().decompress(data, budget)
+        except (OSError, ValueError):
+            return data
+    for wbits in (16 + zlib.MAX_WBITS, zlib.MAX_WBITS, -zlib.MAX_WBITS):
+        try:
+            return zlib.decompressobj(wbits).decompress(data, budget)
+        except zlib.error:
+            continue
+    return data
+
+
 def looks_random(data: bytes, *, ecb_block: int = 0) -> bool:
     """Whether ``data`` can be ciphertext: long enough, uniform bytes, and not a compressed stream."""
     if len(data) < MIN_CIPHERTEXT:

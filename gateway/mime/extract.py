@@ -413,7 +413,8 @@ class _Walker:
         """Readable content found inside a protected-looking part (literal data, a fake ciphertext field)."""
         for name, data in verdict.payloads:
             self.sink.take_bytes(len(data))
-            self.extract_member(data, location=f"{location}/{name}", name=name, declared_type="", depth=depth + 1)
+            self.extract_member(data, location=f"{location}/{name}", name=name, declared_type="", depth=depth + 1,
+                                record=name not in protected.GENERATED_NAMES)
 
     def _examine(self, item: Item, ctx: Context, smime_type: str | None) -> bool:
         """The encryption check of one item; True when it is still to be read by its extractor."""

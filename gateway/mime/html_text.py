@@ -20,6 +20,7 @@ from html.parser import HTMLParser
 
 from lxml import etree
 
+from gateway.mime.hidden import Hidden, flatten, with_moved
 from gateway.mime.links import links_text
 
 _SKIP = frozenset({"script", "style"})
@@ -42,10 +43,12 @@ _HIDDEN_STYLE = re.compile(
     r"|color\s*:\s*transparent|opacity\s*:\s*0*(?:\.0+)?\s*(?:!important\s*)?(?:;|$))",
     re.IGNORECASE,
 )
-_CSS_CONTENT = re.compile(r"(?<![\w-])content\s*:\s*((?:\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[^;}\"'])+)", re.I | re.S)
+_CSS_CONTENT = re.compile(
+    r"(?<![\w-])content\s*:\s*((?:\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[^;}\"'])+)", re.I | re.S
+)
 _CSS_STRING = re.compile(r"\"((?:[^\"\\]|\\.)*)\"|'((?:[^'\\]|\\.)*)'", re.S)
 _CSS_ESCAPE = re.compile(r"\\(?:([0-9A-Fa-f]{1,6})\s?|(.))", re.S)
-_MAX_HIDDEN = 10_000
+
 _SPACES = re.compile(r"[ \t\f\v\r\u00a0\u200b]+")
 _BLANK_LINES = re.compile(r"\n\s*\n\s*\n+")
 _TAGS = re.compile(r"<[^>]*>")
@@ -90,7 +93,8 @@ def css_content_text(css: str) -> str:
     """The strings of CSS ``content:`` declarations (escapes decoded), one a line."""
     out: list[str] = []
     for decl in _CSS_CONTENT.finditer(css[:200_000]):
-        pieces = [m.group(1) if m.group(1) is not None else m.group(2) or "" for m in _CSS_STRING.finditer(decl.group(1))]
+        strings = _CSS_STRING.finditer(decl.group(1))
+        pieces = [m.group(1) if m.group(1) is not None else m.group(2) or "" for m in strings]
         text = "".join(_CSS_ESCAPE.sub(_css_unescape, p) for p in pieces).strip()
         if text:
             out.append(text)
@@ -150,49 +154,6 @@ def _attribute_text(attrib: dict[str, str] | etree._Attrib) -> list[str]:
     return out
 
 
-class _Hidden:
-    """A placeholder in the output for hidden text; resolved once the text around it is known."""
-
-    __slots__ = ("parts",)
-
-    def __init__(self) -> None:
-        self.parts: list[object] = []
-
-
-def _flatten(parts: list[object], hidden_out: list[str]) -> str:
-    """Join the output: hidden text inside a word or digit run goes to ``hidden_out``, the rest stays in place."""
-    pieces: list[str] = []
-    pending: list[str] = []
-    for part in parts:
-        if isinstance(part, _Hidden):
-            inner = _flatten(part.parts, hidden_out)
-            pending.append(inner)
-            continue
-        text = str(part)
-        if pending and text:
-            _place(pieces, pending, text, hidden_out)
-            pending = []
-        pieces.append(text)
-    if pending:
-        _place(pieces, pending, "", hidden_out)
-    return "".join(pieces)
-
-
-def _place(pieces: list[str], pending: list[str], following: str, hidden_out: list[str]) -> None:
-    """Hidden text between two letters or digits, or between digits across spaces, moves out of the flow."""
-    before = next((p for p in reversed(pieces) if p), "")
-    prev, nxt = before[-1:], following[:1]
-    prev_visible = before.rstrip()[-1:]
-    next_visible = following.lstrip()[:1]
-    joined = (prev.isalnum() and nxt.isalnum()) or (prev_visible.isdigit() and next_visible.isdigit())
-    hidden = "".join(pending)
-    if joined:
-        if hidden.strip() and len(hidden_out) < _MAX_HIDDEN:
-            hidden_out.append(hidden)
-    else:
-        pieces.append(hidden)
-
-
 def _lxml_text(html: str, check: Callable[[], None] | None, urls: list[str]) -> str:
     html = _XML_DECLARATION.sub("", html, count=1)
     root = etree.fromstring(html.encode("utf-8", "surrogatepass"), _PARSER)
@@ -226,7 +187,7 @@ def _lxml_text(html: str, check: Callable[[], None] | None, urls: list[str]) -> 
             stack.append((node, True))
             if node.tag is etree.Comment:
                 if node.text:
-                    hidden = _Hidden()
+                    hidden = Hidden()
                     hidden.parts.append("\n" + _TAGS.sub(" ", node.text) + "\n")
                     targets[-1].append(hidden)
                 continue
@@ -234,7 +195,7 @@ def _lxml_text(html: str, check: Callable[[], None] | None, urls: list[str]) -> 
                 continue
             tag = node.tag.lower()
             if _hidden(node.attrib):
-                hidden = _Hidden()
+                hidden = Hidden()
                 targets[-1].append(hidden)
                 targets.append(hidden.parts)
             if tag in _BLOCK:
@@ -252,11 +213,8 @@ def _lxml_text(html: str, check: Callable[[], None] | None, urls: list[str]) -> 
             if node.text:
                 targets[-1].append(node.text)
             stack.extend((child, False) for child in reversed(node))
-    hidden_out: list[str] = []
-    text = _flatten(out, hidden_out)
-    if hidden_out:
-        text += "\n\n" + "\n".join(hidden_out)
-    return text
+    moved: list[str] = []
+    return with_moved(flatten(out, moved), moved)
 
 
 class _StdlibText(HTMLParser):

@@ -57,7 +57,7 @@ def _clean(text: str) -> str:
 
 def _data_url(url: str) -> list[str]:
     head, comma, body = url[5:].partition(",")
-    if not comma or not head.lower().startswith(("text/", ";", "application/json")) and head:
+    if not comma or (head and not head.lower().startswith(("text/", ";", "application/json"))):
         return []
     try:
         if head.lower().endswith(";base64"):

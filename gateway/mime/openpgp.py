@@ -27,8 +27,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from gateway.mime.ciphertext import looks_random
+from gateway.mime.ciphertext import looks_random, readable_form
 from gateway.mime.guards import LimitExceeded
+from gateway.mime.names import clean_name
 
 PKESK, SIGNATURE, SKESK, ONE_PASS, SECRET_KEY, PUBLIC_KEY = 1, 2, 3, 4, 5, 6
 COMPRESSED, SED, MARKER, LITERAL, USER_ID, PUBLIC_SUBKEY = 8, 9, 10, 11, 13, 14
@@ -255,7 +256,7 @@ def _ciphertext(packet: Packet) -> bytes:
     raise PgpError("unknown AEAD packet version")
 
 
-def _encrypted_message(found: list[Packet]) -> PgpVerdict:
+def _encrypted_message(found: list[Packet], budget: int) -> PgpVerdict:
     index = 0
     while index < len(found) and found[index].tag in _SESSION_KEYS:
         _check_session_key(found[index])
@@ -267,7 +268,8 @@ def _encrypted_message(found: list[Packet]) -> PgpVerdict:
     cipher = _ciphertext(data_packet)
     name = _ENCRYPTED[data_packet.tag]
     if not looks_random(cipher):
-        return PgpVerdict("fake", f"OpenPGP {name} packet without ciphertext", (("encrypted-data.bin", cipher),))
+        readable = readable_form(cipher, budget)
+        return PgpVerdict("fake", f"OpenPGP {name} packet without ciphertext", (("encrypted-data.bin", readable),))
     keys = sorted({"PKESK" if p.tag == PKESK else "SKESK" for p in found[:index]})
     return PgpVerdict("encrypted", f"OpenPGP encrypted message ({'+'.join(keys)}, {name})")
 
@@ -309,7 +311,7 @@ def _literals(found: list[Packet], budget: int, depth: int = 0) -> list[tuple[st
             if len(body) < 6:
                 raise PgpError("literal packet too short")
             name_length = body[1]
-            name = body[2 : 2 + name_length].decode("utf-8", "replace").strip() or "literal-data"
+            name = clean_name(body[2 : 2 + name_length].decode("utf-8", "replace")) or "literal-data"
             out.append((name, body[2 + name_length + 4 :]))
         elif packet.tag in _ENCRYPTED or packet.tag in _SESSION_KEYS:
             raise PgpError("encrypted packet inside a signed message")
@@ -324,7 +326,7 @@ def examine(data: bytes, budget: int) -> PgpVerdict:
     tags = {p.tag for p in found}
     if found[0].tag in _SESSION_KEYS or tags & set(_ENCRYPTED):
         try:
-            return _encrypted_message(found)
+            return _encrypted_message(found, budget)
         except PgpError as exc:  # the shape of an encrypted message, but not one: read what can be read
             readable = [p for p in found if p.tag in _READABLE]
             return PgpVerdict("fake", f"OpenPGP session key without encrypted data ({exc})",

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from gateway.mime import openpgp, rpmsg, smime
-from gateway.mime.ciphertext import looks_random
+from gateway.mime.ciphertext import looks_random, readable_form
 
 Outcome = Literal["ciphertext", "password", "signature", "readable", "claim", "unproven"]
 
@@ -46,6 +46,12 @@ _CMS_HEAD_OIDS = (
     bytes.fromhex("060b2a864886f70d0109100117"),  # authEnvelopedData
     bytes.fromhex("06092a864886f70d010706"),  # encryptedData
 )
+
+
+GENERATED_NAMES = frozenset(
+    {"encrypted-data.bin", "armour.bin", "enveloped-content.bin", "DRMContent.bin", "literal-data"}
+)
+"""Names given to payloads that have none of their own (not a file name the sender chose)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +77,7 @@ def _claim(name: str, declared_type: str, smime_type: str | None) -> str:
     return ""
 
 
-def _cms(data: bytes, claim: str) -> Verdict | None:
+def _cms(data: bytes, claim: str, budget: int) -> Verdict | None:
     try:
         kind = smime.content_type(data)
     except (smime.BerError, IndexError):
@@ -88,7 +94,7 @@ def _cms(data: bytes, claim: str) -> Verdict | None:
         return Verdict("claim", f"{claim or 'CMS enveloped-data'}: structure does not parse")
     if not looks_random(encrypted):
         return Verdict("claim", f"{claim or 'CMS enveloped-data'}: content is not ciphertext",
-                       (("enveloped-content.bin", encrypted),))
+                       (("enveloped-content.bin", readable_form(encrypted, budget)),))
     noun = "recipient" if recipients == 1 else "recipients"
     return Verdict("ciphertext", f"S/MIME enveloped data ({recipients} {noun})")
 
@@ -121,7 +127,7 @@ def _rpmsg(data: bytes, claim: str, budget: int) -> Verdict:
     if real:
         return Verdict("ciphertext", "rights-management protected message (rpmsg)")
     return Verdict("claim", f"{claim or 'rpmsg container'}: DRMContent is not ciphertext",
-                   (("DRMContent.bin", readable),))
+                   (("DRMContent.bin", readable_form(readable, budget)),))
 
 
 def _undo_base64(data: bytes) -> bytes:
@@ -146,9 +152,9 @@ def examine(
     if data.startswith(rpmsg.MAGIC) or claim.startswith("rights-management"):
         return _rpmsg(data, claim, budget)
     if claim.startswith("S/MIME"):
-        return _cms(_undo_base64(data), claim)
+        return _cms(_undo_base64(data), claim, budget)
     if data[:1] == b"\x30" and any(oid in data[:40] for oid in _CMS_HEAD_OIDS):
-        return _cms(data, claim)
+        return _cms(data, claim, budget)
     if claim or (data[:1] and data[0] in openpgp.SESSION_KEY_STARTS):
         return _pgp_binary(data, claim, budget)
     return None

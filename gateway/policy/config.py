@@ -117,6 +117,11 @@ class RecipientSettings(FrozenModel):
         default="lists/personal_addresses.txt",
         description="Known personal addresses per staff member: `staff@org personal@x [personal2@y ...]`.",
     )
+    case_always_allowed: str | None = Field(
+        default=None,
+        description="Addresses or domains (with their subdomains) that may receive mail about any case: courts "
+        "and the organisation's own partners. A list file; no case_recipient_mismatch for them.",
+    )
     lookalike: LookalikeSettings = Field(default_factory=lambda: LookalikeSettings(), description="Lookalike checks.")
 
 
@@ -177,6 +182,8 @@ class PolicyLists:
     personal_directory: Mapping[str, frozenset[str]] = field(default_factory=dict)
     sender_groups: Mapping[str, frozenset[str]] = field(default_factory=dict)
     cert_dir: Path | None = None
+    case_always_allowed: frozenset[str] = frozenset()
+    """Addresses and domains never in a case-recipient mismatch (issue 16)."""
 
 
 class PolicyConfig(FrozenModel):
@@ -298,6 +305,13 @@ def load_lists(policy: PolicyConfig, base: Path, policy_file: Path | str) -> Pol
             continue
         directory.setdefault(_address(parts[0]), set()).update(_address(p) for p in parts[1:])
 
+    always_entries = read("recipients.case_always_allowed", r.case_always_allowed)
+    bad_always = check_domains([e.rpartition("@")[2] for e in always_entries])
+    if bad_always:
+        problems.append(ConfigProblem(
+            str(policy_file), "recipients.case_always_allowed", f"not addresses or domains: {bad_always[:5]}"))
+    always = frozenset(_address(e.lstrip("@")) for e in always_entries)
+
     groups: dict[str, frozenset[str]] = {}
     for name, group in policy.sender_groups.items():
         members = [m.strip().lower() for m in group.members if m.strip()]
@@ -320,6 +334,7 @@ def load_lists(policy: PolicyConfig, base: Path, policy_file: Path | str) -> Pol
         personal_directory={k: frozenset(v) for k, v in directory.items()},
         sender_groups=groups,
         cert_dir=cert_dir,
+        case_always_allowed=always,
     )
 
 

@@ -44,6 +44,7 @@ ENTITY_LABELS: dict[str, str] = {
     "UK_STREET_ADDRESS": "home addresses",
     "SPECIAL_CATEGORY": "special-category information (health, ethnicity, ...)",
     "PROTECTIVE_MARKING": "an OFFICIAL-SENSITIVE marking",
+    "KNOWN_CHILD": "names of children in a case",
 }
 """What the sender is told was found: types in plain words, never values."""
 
@@ -84,6 +85,49 @@ def sender_in_group(sender: str, group: str, lists: PolicyLists) -> bool:
     domain = address.rpartition("@")[2]
     labels = domain.split(".")
     return any(".".join(labels[i:]) in members for i in range(len(labels)))
+
+
+def always_allowed(address: str, lists: PolicyLists) -> bool:
+    """In ``recipients.case_always_allowed``: the address, or its domain or a parent domain."""
+    address = address.strip().strip("<>").lower()
+    allowed = lists.case_always_allowed
+    if address in allowed:
+        return True
+    labels = address.rpartition("@")[2].split(".")
+    return any(".".join(labels[i:]) in allowed for i in range(len(labels)))
+
+
+def case_mismatch(facts: ScanResult, lists: PolicyLists) -> tuple[str, ...]:
+    """External recipients of a message about directory cases that are not on every one of those cases and not
+    always allowed (issue 16). Empty with no directory: the case conditions never hold then."""
+    if not facts.case_directory or not facts.cases:
+        return ()
+    return tuple(a for a in facts.case_unlinked if not always_allowed(a, lists))
+
+
+def first_time_holds(facts: ScanResult) -> bool | None:
+    """``first_time_recipient``: personal or special-category content to an address never written to before;
+    None when unknown (no history: the condition never holds either way)."""
+    if not facts.first_time_known:
+        return None
+    return bool(facts.first_time) and facts.sensitivity >= Sensitivity.PERSONAL
+
+
+def _case_checks(when: Conditions, facts: ScanResult, lists: PolicyLists) -> bool:
+    """The case-directory and history conditions; each fails outright when its facts are unknown."""
+    if when.case_recipient_mismatch is not None and (
+        not facts.case_directory or when.case_recipient_mismatch != bool(case_mismatch(facts, lists))
+    ):
+        return False
+    if when.distinct_cases_at_least is not None and (
+        not facts.case_directory or facts.distinct_cases < when.distinct_cases_at_least
+    ):
+        return False
+    if when.first_time_recipient is not None:
+        holds = first_time_holds(facts)
+        if holds is None or holds != when.first_time_recipient:
+            return False
+    return True
 
 
 @lru_cache(maxsize=256)
@@ -136,6 +180,8 @@ def _matches(when: Conditions, facts: ScanResult, lists: PolicyLists) -> tuple[b
         return False, frozenset()
     if when.visible_external_at_least is not None and facts.visible_external < when.visible_external_at_least:
         return False, frozenset()
+    if not _case_checks(when, facts, lists):
+        return False, frozenset()
     if when.unscannable is not None and not any(u.reason in when.unscannable for u in facts.unscannable):
         return False, frozenset()
     for hc in when.headers:
@@ -178,7 +224,8 @@ def render_reason(rule: Rule, facts: ScanResult, policy: PolicyConfig, classes: 
         "{entities}": describe_entities(facts, only),
         "{classes}": _join([CLASS_LABELS[c] for c in RECIPIENT_CLASSES if c in classes and c != "internal"])
         or "an external address",
-        "{cases}": str(facts.distinct_case_numbers),
+        "{cases}": str(max(facts.distinct_case_numbers, facts.distinct_cases)),
+        "{recipient}": _join(list(case_mismatch(facts, policy.lists)) or list(facts.first_time)) or "a recipient",
         "{visible}": str(facts.visible_external),
         "{unscannable}": _join([UNSCANNABLE_LABELS.get(u, u) for u in unscannable]) or "unreadable",
         "{trigger}": policy.encrypt.triggers[0],

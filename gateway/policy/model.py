@@ -121,6 +121,9 @@ CONTENT_CONDITIONS = (
     "false_encryption_claim",
     "redaction_failed",
     "images_not_scanned",
+    "case_recipient_mismatch",
+    "distinct_cases_at_least",
+    "first_time_recipient",
 )
 """Conditions about the message content. A rule that uses any of them fires only when the message has a
 non-internal recipient (DESIGN: content rules look only at non-internal recipients)."""
@@ -156,6 +159,24 @@ class Conditions(FrozenModel):
     )
     distinct_case_numbers_at_least: int | None = Field(
         default=None, ge=1, description="At least this many distinct family case numbers in the message."
+    )
+    case_recipient_mismatch: bool | None = Field(
+        default=None,
+        description="The message is about one or more cases in the case directory and an external recipient is "
+        "not linked to every one of them (its address or domain is not on the case) nor in "
+        "`recipients.case_always_allowed`. Never holds with no directory imported.",
+    )
+    distinct_cases_at_least: int | None = Field(
+        default=None,
+        ge=1,
+        description="At least this many distinct cases, by case number or by a known child from the case "
+        "directory (IA 4.14). Never holds with no directory imported; `distinct_case_numbers_at_least` does.",
+    )
+    first_time_recipient: bool | None = Field(
+        default=None,
+        description="Personal or special-category content to an external address this sender (or, by "
+        "`cases.first_time_scope`, anyone in the organisation) has never delivered to. Unknown (no history "
+        "key, store unreachable) never holds.",
     )
     visible_external_at_least: int | None = Field(
         default=None, ge=1, description="At least this many non-internal addresses visible in To/Cc."
@@ -210,7 +231,7 @@ class Rule(FrozenModel):
     )
     reason: str = Field(
         description="Text the sender sees: one or two short lines, types never values. Placeholders: "
-        "{entities} {classes} {cases} {visible} {unscannable} {trigger} {clause} {ref}.",
+        "{entities} {classes} {cases} {visible} {unscannable} {trigger} {clause} {ref} {recipient}.",
         min_length=1,
     )
 

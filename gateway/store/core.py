@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from gateway.store.accounts import AccountBook
 from gateway.store.approvals import ApprovalBook
+from gateway.store.cases import CaseBook
 from gateway.store.digests import DigestBook
 from gateway.store.incidents import IncidentBook
 from gateway.store.quarantine import QuarantineBook
@@ -20,5 +21,8 @@ from gateway.store.review import ReviewBook
 from gateway.store.spool import IncidentSpool
 
 
-class Store(IncidentSpool, IncidentBook, QuarantineBook, DigestBook, Retention, AccountBook, ApprovalBook, ReviewBook):
+class Store(
+    IncidentSpool, IncidentBook, QuarantineBook, DigestBook, Retention, AccountBook, ApprovalBook, ReviewBook,
+    CaseBook,
+):
     """See the module docstring and each part's."""

@@ -1,15 +1,18 @@
 """The database connection: which database (``store.url``, else SQLite in the state folder) and the settings
 that make a commit durable there.
 
-SQLite gets a rollback journal (``journal_mode=DELETE``) with ``synchronous=EXTRA`` (a commit is on disk, the
-journal's removal included, when it returns, which is what lets the SMTP layer answer 250) and ``BEGIN
-IMMEDIATE`` for writers; PostgreSQL gets a pre-pinged pool shared by the nodes.
+SQLite gets a rollback journal (``journal_mode=TRUNCATE``) with ``synchronous=FULL`` (a commit is on disk when it
+returns: the journal's truncation, which is the commit, is synced too; that is what lets the SMTP layer answer
+250) and ``BEGIN IMMEDIATE`` for writers; PostgreSQL gets a pre-pinged pool shared by the nodes.
 
 Not WAL: WAL keeps its index in a memory-mapped ``-shm`` file, and when that file is cut short or its filesystem
 goes bad under a running process, the next access is a SIGBUS that kills the gateway with messages in flight
-(issue 13). A rollback journal has no shared memory: the same faults are I/O errors, answered 451. (WAL's
-``locking_mode=EXCLUSIVE`` avoids the mapping too, but locks the governance CLI out while ``serve`` runs.) The
-cost is a few more fsyncs per write, and only incidents and quarantined messages are written.
+(issue 13). A rollback journal has no shared memory: the same faults are I/O errors, answered 451, and the
+journal is reopened by path for every write transaction, so a folder gone read-only fails the next write.
+(WAL's ``locking_mode=EXCLUSIVE`` avoids the mapping too, but locks the governance CLI out while ``serve``
+runs.) TRUNCATE rather than DELETE: no file created and removed per commit, and no directory sync needed to make
+that removal durable. Measured on the 2-core build machine (median of 100 quarantine writes, interleaved):
+TRUNCATE 5.5-7.8 ms, WAL 4.4-6.2 ms; the 90th percentile roughly doubles (two fsyncs a commit instead of one).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ log = structlog.get_logger(__name__)
 
 SQLITE_FILE = "dlpgate.db"
 
-JOURNAL_MODE = "DELETE"
+JOURNAL_MODE = "TRUNCATE"
 """Rollback journal, no memory-mapped WAL index (see the module docstring)."""
 
 WRITE_OPTION = "dlpgate_write"
@@ -81,7 +84,7 @@ def make_engine(cfg: Config, url: str | None = None) -> AsyncEngine:
             mode = str(cur.fetchone()[0]).lower()
             if mode != JOURNAL_MODE.lower():
                 log.warning("store.journal_mode", wanted=JOURNAL_MODE.lower(), got=mode)
-            for pragma in ("PRAGMA synchronous=EXTRA", "PRAGMA foreign_keys=ON", "PRAGMA secure_delete=ON"):
+            for pragma in ("PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA secure_delete=ON"):
                 cur.execute(pragma)
             cur.close()
 

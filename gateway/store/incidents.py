@@ -16,7 +16,7 @@ import structlog
 
 from gateway.store.base import StoreBase
 from gateway.store.errors import Conflict, NotFound
-from gateway.store.records import MARKABLE, REPORTING_WINDOW, IncidentRecord, incident_values
+from gateway.store.records import MARKABLE, REPORTING_WINDOW, IncidentRecord, allowed_next, incident_values
 from gateway.store.schema import incidents
 
 if TYPE_CHECKING:
@@ -111,9 +111,15 @@ class IncidentBook(StoreBase):
     async def mark_incident(
         self, ref: str, status: str, *, actor: str, reason: str, note: str | None = None
     ) -> IncidentRecord:
+        """One step of triage (``records.TRANSITIONS``), with a note (``reason``) that goes in the audit trail.
+        Marking a potential breach starts its clocks (24 hours internal, 72 hours ICO, from now: a person has
+        just become aware) and alerts the governance team after the commit."""
         if status not in MARKABLE:
-            raise Conflict(f"status must be one of {', '.join(MARKABLE)} (``released`` is set by a release)")
+            raise Conflict(f"status must be one of {', '.join(MARKABLE)}")
+        if not reason or not reason.strip():
+            raise Conflict("every status change needs a note")
         now = self.clock()
+        claim = status == "potential_breach" and self._claims_alerts
         async with self._write() as conn:
             row = (
                 await conn.execute(
@@ -124,10 +130,13 @@ class IncidentBook(StoreBase):
                 raise NotFound(f"{ref}: no such incident")
             if row.status == status:
                 raise Conflict(f"{ref} is already {status}")
+            nexts = allowed_next(row.status)
+            if status not in nexts:
+                raise Conflict(f"{ref} is {row.status}: it can go to " + (", ".join(nexts) or "nothing further"))
             values: dict[str, Any] = {"status": status, "status_changed_at": now}
             if status == "potential_breach" and row.deadline_at is None:
-                # The 24-hour clock starts when we became aware; a person marking it already knows, so no alert.
-                values |= {"deadline_at": now + REPORTING_WINDOW, "alerted_at": now}
+                values["deadline_at"] = now + REPORTING_WINDOW
+                values |= {"alert_attempt_at": now} if claim else {"alerted_at": now}
             res = await conn.execute(
                 sa.update(incidents)
                 .where(incidents.c.reference == ref, incidents.c.status == row.status)
@@ -138,6 +147,8 @@ class IncidentBook(StoreBase):
             await self._audit(conn, "status", actor=actor, reference=ref, old=row.status, new=status,
                               reason=reason, now=now, note=note)
         log.info("incident.marked", reference=ref, old=row.status, new=status)
+        if claim and "deadline_at" in values:
+            self._after_commit("alert", ref, lambda listener: listener.potential_breach(ref))
         record = await self.get_incident(ref)
         assert record is not None
         return record

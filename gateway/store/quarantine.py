@@ -90,7 +90,7 @@ class QuarantineBook(StoreBase):
         route: dict[str, Any] | None = None,
         release_plan: dict[str, Any] | None = None,
     ) -> str:
-        """Incident (``near_miss``) and message bytes in ONE transaction, committed before this returns, with the
+        """Incident (``new``) and message bytes in ONE transaction, committed before this returns, with the
         ``route`` the gateway delivers through and the ``release_plan`` (see ``schema.quarantine``)."""
         now = self.clock()
         sha, (blob, scheme) = await asyncio.to_thread(self._seal, sub.raw)
@@ -279,7 +279,8 @@ class QuarantineBook(StoreBase):
         log.error("quarantine.release_uncertain", reference=claim.reference)
 
     async def finish_release(self, claim: ReleaseClaim, *, reply: str, reply_code: int) -> None:
-        """The upstream accepted it: the message is ``released`` and so is its incident."""
+        """The upstream accepted it: the message is ``released``; its incident is marked delivered and keeps its
+        triage status (issue 15: a release is not a judgement on whether it was a breach)."""
         ref = claim.reference
         done = self.clock()
         async with self._write() as conn:
@@ -294,7 +295,7 @@ class QuarantineBook(StoreBase):
             await conn.execute(
                 sa.update(incidents)
                 .where(incidents.c.reference == ref)
-                .values(status="released", status_changed_at=done, delivered=True, upstream_reply=reply[:512])
+                .values(delivered=True, upstream_reply=reply[:512])
             )
             await self._audit(conn, "release", actor=claim.actor, reference=ref, old=old, new="released",
                               reason=claim.reason, detail=claim.detail | {"reply_code": reply_code}, now=done,

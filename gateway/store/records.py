@@ -13,17 +13,70 @@ from typing import Any, Literal
 from detectors.findings import Finding
 from gateway.facts import ScanResult
 from gateway.oneline import one_line
-from gateway.policy.model import Action, Decision, RuleHit
+from gateway.policy.model import Decision, RuleHit
 from gateway.store.filenames import redact_filename, redact_location, redact_names_in
 from gateway.submission import Submission
 
-Status = Literal["near_miss", "potential_breach", "released", "confirmed_breach", "false_positive"]
-STATUSES: tuple[Status, ...] = ("near_miss", "potential_breach", "released", "confirmed_breach", "false_positive")
-MARKABLE: tuple[Status, ...] = ("near_miss", "potential_breach", "confirmed_breach", "false_positive")
-"""``released`` is only ever set by a release, so the status always agrees with what happened to the message."""
+Status = Literal[
+    "new", "near_miss", "false_positive", "potential_breach", "reported_internally", "reported_to_ico",
+    "not_reportable", "closed",
+]
+STATUSES: tuple[Status, ...] = (
+    "new", "near_miss", "false_positive", "potential_breach", "reported_internally", "reported_to_ico",
+    "not_reportable", "closed",
+)
+TRANSITIONS: dict[str, tuple[Status, ...]] = {
+    "new": ("near_miss", "false_positive", "potential_breach"),
+    "near_miss": ("closed",),
+    "false_positive": ("closed",),
+    "potential_breach": ("reported_internally",),
+    "reported_internally": ("reported_to_ico", "not_reportable"),
+    "reported_to_ico": ("closed",),
+    "not_reportable": ("closed",),
+    "closed": (),
+}
+"""Triage (issue 15): ``new`` → ``near_miss`` | ``false_positive`` | ``potential_breach``; a potential breach is
+reported internally, then to the ICO or judged not reportable; every branch ends in ``closed``."""
+MARKABLE: tuple[Status, ...] = STATUSES[1:]
+"""Every status but ``new`` can be reached by a mark (each only from the statuses ``TRANSITIONS`` allows)."""
+LEGACY_STATUSES: dict[str, Status] = {"released": "closed", "confirmed_breach": "reported_internally"}
+"""Statuses before revision 0005 and where migration ``r0005_governance`` puts them."""
 
 REPORTING_WINDOW = timedelta(hours=24)
 """IA 5.3: suspected breaches reach the Information Assurance team within 24 hours of becoming aware."""
+ICO_WINDOW = timedelta(hours=72)
+"""UK GDPR art. 33: a reportable breach reaches the ICO within 72 hours of becoming aware."""
+
+
+def allowed_next(status: str) -> tuple[Status, ...]:
+    return TRANSITIONS.get(status, ())
+
+
+@dataclass(frozen=True)
+class BreachClock:
+    """The deadline a potential breach is running against now (internal, then ICO), from when it was known."""
+
+    kind: Literal["internal", "ico"]
+    due_at: datetime
+    hours_left: float
+
+    @property
+    def overdue(self) -> bool:
+        return self.hours_left < 0
+
+
+def breach_clock(status: str, deadline_at: datetime | None, now: datetime) -> BreachClock | None:
+    """``deadline_at`` is the 24-hour internal deadline, set when the breach became known; the ICO's 72 hours
+    run from the same moment and apply once it has been reported internally (judged reportable or not yet)."""
+    if deadline_at is None:
+        return None
+    if status == "potential_breach":
+        return BreachClock("internal", deadline_at, (deadline_at - now).total_seconds() / 3600)
+    if status == "reported_internally":
+        due = deadline_at - REPORTING_WINDOW + ICO_WINDOW
+        return BreachClock("ico", due, (due - now).total_seconds() / 3600)
+    return None
+
 
 MAX_EXAMPLES = 5
 """Redacted examples kept per entity type: enough to recognise the item, not a copy of the data."""
@@ -34,13 +87,10 @@ def format_reference(number: int, year: int) -> str:
 
 
 def incident_status(decision: Decision, *, delivered: bool) -> Status:
-    """A delivered message is a potential breach when a monitor-mode rule would have stopped or encrypted it,
-    i.e. the monitor outcome is at least ``encrypt`` and stricter than what was actually done."""
-    if delivered and decision.monitor:
-        strictest = max(h.action for h in decision.monitor)
-        if strictest >= Action.ENCRYPT and strictest > decision.action:
-            return "potential_breach"
-    return "near_miss"
+    """Every incident starts ``new`` and waits for triage. A monitor-mode rule changes nothing (issue 15): what
+    it would have done is recorded in ``rules`` for the trends page, and never makes a potential breach or an
+    alert on its own; a person's triage does."""
+    return "new"
 
 
 def deadline_for(status: str, aware_at: datetime) -> datetime | None:
@@ -120,12 +170,22 @@ def incident_values(
     """The incident row. Everything is metadata: envelope, classes, rule ids, entity types and redacted
     evidence, masked attachment names (gateway/store/filenames.py) and types; never the subject, the body or a
     matched value."""
-    status = "near_miss" if quarantined else incident_status(decision, delivered=delivered)
+    status = incident_status(decision, delivered=delivered)
     classes = {r.address.lower(): r.cls for r in scan.recipients}
     names = [a.name for a in scan.attachments] + [p for a in scan.attachments for p in a.name.split("/")]
-    recipients = [
+    recipients: list[dict[str, Any]] = [
         {"address": one_line(a), "class": classes.get(a.lower(), "external")} for a in sub.rcpt_tos
     ] or [{"address": one_line(r.address), "class": r.cls} for r in scan.recipients]
+    # Issue 16: which recipients were not on the message's case, or written to for the first time (flags on the
+    # envelope data already here; nothing of the case itself).
+    not_on_case = {a.lower() for a in scan.case_unlinked}
+    first_time = {a.lower() for a in scan.first_time} if scan.first_time_known else set()
+    for entry in recipients:
+        if entry["address"].lower() in not_on_case:
+            entry["not_on_case"] = True
+        if entry["address"].lower() in first_time:
+            entry["first_time"] = True
+
     return {
         "reference": reference,
         "created_at": now,

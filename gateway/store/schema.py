@@ -201,5 +201,46 @@ digests_sent = sa.Table(
 """Keyed by the local day the digest covers: a second node or a restarted one sees the day as taken."""
 
 
+case_directory = sa.Table(
+    "case_directory",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("generation", sa.String(32), nullable=False),
+    sa.Column("key_id", sa.String(16), nullable=False),
+    sa.Column("imported_at", UtcDateTime(), nullable=False),
+    sa.Column("imported_by", sa.String(255), nullable=False),
+    sa.Column("rows", sa.Integer(), nullable=False),
+    sa.Column("cases", sa.Integer(), nullable=False),
+)
+"""Issue 16: one row (id 1) describing the imported case directory; ``generation`` changes with every import so
+each node's next configuration generation builds a fresh snapshot for its workers."""
+
+case_rows = sa.Table(
+    "case_rows",
+    metadata,
+    sa.Column("id", BigId(), primary_key=True, autoincrement=True),
+    sa.Column("row_hash", sa.String(32), nullable=False, unique=True),
+    sa.Column("case_hash", sa.String(32), nullable=False, index=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("name_hash", sa.String(32), nullable=True),
+    sa.Column("name_short_hash", sa.String(32), nullable=True),
+    sa.Column("name_dob_hash", sa.String(32), nullable=True),
+    sa.Column("name_short_dob_hash", sa.String(32), nullable=True),
+    sa.Column("recipient_hash", sa.String(32), nullable=True),
+)
+"""The case directory, one row per person per case, as keyed hashes only (HMAC-SHA256 with a key the database
+never holds; ``detectors/casedir.py``): no case number, name, date of birth or address is stored in clear."""
+
+recipient_history = sa.Table(
+    "recipient_history",
+    metadata,
+    sa.Column("pair_hash", sa.String(32), primary_key=True),
+    sa.Column("first_at", UtcDateTime(), nullable=False),
+    sa.Column("last_at", UtcDateTime(), nullable=False, index=True),
+)
+"""First-time recipients: keyed hashes of (sender, external recipient) and of the recipient alone (the
+organisation-wide scope), with when they were first and last delivered to; aged out by ``last_at``."""
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -76,6 +76,7 @@ async def seed_day(store: Store, clock: FrozenClock) -> dict[str, str]:
     sub = make_submission()
     refs["pb"] = await store.record_incident(sub, make_scan(sub), monitor_decision(), delivered=True,
                                              upstream_reply="250 2.0.0 queued")
+    await store.mark_incident(refs["pb"], "potential_breach", actor="gina", reason="went to a personal address")
     await at(17)
     sub = make_submission()
     tag = Decision(Action.TAG, hits=(hit("bcc-reminder", Action.TAG, clause="IA 4.6"),))
@@ -131,7 +132,7 @@ def test_digest_for_a_seeded_day(tmp_path: Path, smtp_upstream: RecordingUpstrea
     text, html = part(msg, "plain"), part(msg, "html")
     assert "Totals for the day: 6 incidents" in text
     for line in ("pass             1", "tag              1", "encrypt          0", "quarantine       2",
-                 "reject           2", "potential_breach       1", "near_miss              5"):
+                 "reject           2", "potential_breach       1", "new                    5"):
         assert line in text, line
     assert "personal-data-freemail           IA 4.3     enforce  quarantine     2" in text
     assert "special-category-external        IA 4.5     monitor  quarantine     1" in text

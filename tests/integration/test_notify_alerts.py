@@ -64,6 +64,28 @@ async def open_store(tmp_path: Path, port: int, clock: FrozenClock,
         await store.close()
 
 
+async def test_monitor_hit_raises_no_alert(tmp_path: Path, smtp_upstream: RecordingUpstream,
+                                          webhook: tuple[str, list[dict[str, Any]]]) -> None:
+    """Monitor mode changes nothing (issue 15): a monitor-mode hit is recorded for the trends page, as a ``new``
+    incident with no clock, and neither emails nor posts an alert, now or on the scheduler's retry."""
+    url, posts = webhook
+    clock = FrozenClock()
+    async with open_store(tmp_path, smtp_upstream.port, clock,
+                          alerts={"email": True, "webhook_url": url}) as (store, notifier):
+        sub = make_submission()
+        ref = await store.record_incident(sub, make_scan(sub), monitor_decision(Action.REJECT), delivered=True,
+                                          upstream_reply="250 ok")
+        await notifier.drain()
+        clock.advance(minutes=30)
+        up = make_upstream(smtp_upstream.url, local_hostname="t", timeout=5)
+        assert await retry_alerts(store.cfg, store, up) == 0
+        await up.close()
+        rec = await store.get_incident(ref)
+        assert rec is not None and rec.status == "new" and rec.deadline_at is None
+        assert [r["mode"] for r in rec.rules] == ["monitor"]
+    assert smtp_upstream.messages == [] and posts == []
+
+
 async def test_potential_breach_alerts_at_once(tmp_path: Path, smtp_upstream: RecordingUpstream,
                                                webhook: tuple[str, list[dict[str, Any]]]) -> None:
     """A potential breach emails the governance address and posts the webhook, with no values in either."""
@@ -75,6 +97,7 @@ async def test_potential_breach_alerts_at_once(tmp_path: Path, smtp_upstream: Re
             sub = make_submission()
             ref = await store.record_incident(sub, make_scan(sub), monitor_decision(), delivered=True,
                                               upstream_reply="250 ok")
+            await store.mark_incident(ref, "potential_breach", actor="gina", reason="sent to a personal address")
             await notifier.drain()
         assert len(smtp_upstream.messages) == 1
         sent = smtp_upstream.messages[0]
@@ -105,6 +128,7 @@ async def test_alert_failures_are_logged_then_retried(tmp_path: Path, smtp_upstr
         with capture_logs() as logs:
             sub = make_submission()
             ref = await store.record_incident(sub, make_scan(sub), monitor_decision(Action.ENCRYPT), delivered=True)
+            await store.mark_incident(ref, "potential_breach", actor="gina", reason="sent to a personal address")
             await notifier.drain()
         events = {e["event"] for e in logs}
         assert {"alert.email_failed", "alert.webhook_failed"} <= events

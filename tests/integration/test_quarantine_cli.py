@@ -23,7 +23,7 @@ import structlog
 
 from gateway.cli import main
 from gateway.config import Config
-from gateway.store import Store
+from gateway.store import Store, migrate
 from gateway.store.schema import utcnow
 from tests.store_fixtures import (
     CHILD_NAME,
@@ -74,6 +74,7 @@ def seed(cfg: Config, *, markers: tuple[str, ...] = ("m1",), monitor: bool = Fal
             if monitor:
                 sub = make_submission(marker="mon")
                 ref = await store.record_incident(sub, make_scan(sub), monitor_decision(), delivered=True)
+                await store.mark_incident(ref, "potential_breach", actor="gina", reason="a personal address")
                 out.append((ref, sub.raw))
         finally:
             await store.close()
@@ -224,11 +225,13 @@ def test_incidents_list_show_mark_export(tmp_path: Path, capsys: pytest.CaptureF
     rc, out, _ = cli(capsys, "incidents", "list", "--config", conf, "--status", "potential_breach", "--json")
     assert [json.loads(x)["reference"] for x in out.splitlines()] == [breach]
     rc, out, _ = cli(capsys, "incidents", "show", breach, "--config", conf)
-    assert rc == 0 and "NHS *** *** 5919" in out and "report by 2026-03-11 09:00" in out
+    assert rc == 0 and "NHS *** *** 5919" in out and "report to the IA team by 2026-03-11 09:00" in out
     assert_no_secrets(out, "incidents show")
-    rc, out, _ = cli(capsys, "incidents", "mark", breach, "confirmed_breach", "--config", conf,
+    rc, out, _ = cli(capsys, "incidents", "mark", breach, "reported_internally", "--config", conf,
                      "--reason", "went to a parent", "--by", "hal")
-    assert rc == 0 and "potential_breach -> confirmed_breach" in out
+    assert rc == 0 and "potential_breach -> reported_internally" in out
+    rc, out, _ = cli(capsys, "incidents", "show", breach, "--config", conf)
+    assert "report to the ICO by 2026-03-13 09:00" in out
     with pytest.raises(SystemExit):
         main(["incidents", "mark", breach, "released", "--config", conf, "--reason", "x"])
     capsys.readouterr()
@@ -236,7 +239,7 @@ def test_incidents_list_show_mark_export(tmp_path: Path, capsys: pytest.CaptureF
                      "--until", "2026-03-11")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [r["reference"] for r in rows] == [held, breach]
-    assert rows[1]["status"] == "confirmed_breach" and "someone@gmail.com (freemail)" in rows[1]["recipients"]
+    assert rows[1]["status"] == "reported_internally" and "someone@gmail.com (freemail)" in rows[1]["recipients"]
     assert_no_secrets(out, "CSV export")
     target = tmp_path / "out.json"
     rc, _, _ = cli(capsys, "incidents", "export", "--config", conf, "--format", "json", "-o", str(target))
@@ -253,11 +256,11 @@ def test_db_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     cfg = load_config(write_config(tmp_path))
     conf = str(cfg.directory)
     rc, out, _ = cli(capsys, "db", "current", "--config", conf)
-    assert rc == 1 and "needs 0003" in out
+    assert rc == 1 and f"needs {migrate.head_revision()}" in out
     rc, out, _ = cli(capsys, "db", "upgrade", "--sql", "--config", conf)
     assert rc == 0 and "CREATE TABLE incidents" in out
     rc, out, _ = cli(capsys, "db", "upgrade", "--config", conf)
-    assert rc == 0 and "upgraded from empty to 0003" in out
+    assert rc == 0 and f"upgraded from empty to {migrate.head_revision()}" in out
     rc, out, _ = cli(capsys, "db", "current", "--config", conf)
     assert rc == 0 and "(current)" in out
     rc, out, _ = cli(capsys, "db", "keygen")

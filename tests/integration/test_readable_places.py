@@ -236,3 +236,25 @@ def test_odf_hidden_text_fields() -> None:
     text = at(attach("notes.odt", data, "application/vnd.oasis.opendocument.text"), "attachment:notes.odt")
     for expected in ("Visible", "Hidden NHS 943 476 5919", "Amelia Thompson", "ZW24C50123"):
         assert expected in text
+
+
+def test_docx_hidden_or_tiny_run_between_digits_does_not_split_them() -> None:
+    """A hidden or 1-point Word run inside a number moves after the text: the number reads as the reader sees it."""
+    import docx
+    from docx.shared import Pt
+
+    document = docx.Document()
+    para = document.add_paragraph("NHS number 943 476 59")
+    hidden = para.add_run("88")
+    hidden.font.hidden = True
+    para.add_run("19 and case ZW24C5")
+    tiny = para.add_run("x")
+    tiny.font.size = Pt(1)
+    para.add_run("0123.")
+    document.add_paragraph().add_run("Hidden paragraph stays").font.hidden = True
+    out = io.BytesIO()
+    document.save(out)
+    text = at(attach("r.docx", out.getvalue()), "attachment:r.docx")
+    assert "NHS number 943 476 5919 and case ZW24C50123." in text
+    assert "88" in text and "x" in text.split("ZW24C50123.", 1)[1]
+    assert "Hidden paragraph stays" in text

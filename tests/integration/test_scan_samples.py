@@ -31,7 +31,7 @@ def test_scan_cli_matches_expectations() -> None:
     assert mismatches == []
     # the contract's keys, and no matched text without --reveal
     keys = {"file", "decision", "rules", "reasons", "monitor", "sensitivity", "findings", "unscannable",
-            "recipients", "forwarded", "encrypted"}
+            "recipients", "forwarded", "encrypted", "false_encryption_claim", "redaction_failed", "images_not_scanned"}
     for rec in records.values():
         assert keys <= rec.keys()
         for f in rec["findings"]:

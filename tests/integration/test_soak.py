@@ -149,6 +149,12 @@ async def test_soak_database_locked_loses_nothing(gateway_factory, upstream: Ups
                     tempfailed.append(i)
                 else:
                     other.append((i, str(exc.code)))
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                codes = {r.code for r in exc.recipients}
+                if all(400 <= c < 500 for c in codes):
+                    tempfailed.append(i)
+                else:
+                    other.append((i, str(codes)))
             except (aiosmtplib.SMTPException, OSError) as exc:
                 other.append((i, exc.__class__.__name__))
                 smtp.close()

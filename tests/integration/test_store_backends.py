@@ -62,7 +62,7 @@ async def test_quarantine_is_committed_before_return(tmp_path: Path, store_url: 
     other = await Store.open(store.cfg)
     try:
         q = await other.get_quarantined(ref)
-        assert q is not None and q.state == "held" and q.incident.status == "near_miss"
+        assert q is not None and q.state == "held" and q.incident.status == "new"
         assert q.rcpt_tos == ["someone@gmail.com", "bob@cafcass.gov.uk"]
         assert await other.reveal_message(ref, actor="tester", reason="check") == raw
     finally:
@@ -111,7 +111,7 @@ async def test_release_is_at_most_once_under_a_race(tmp_path: Path, store_url: s
         assert got.data == raw and got.mail_from == "alice@cafcass.gov.uk"
         assert got.rcpt_tos == ["someone@gmail.com", "bob@cafcass.gov.uk"]
         q = await a.get_quarantined(ref)
-        assert q is not None and q.state == "released" and q.incident.status == "released"
+        assert q is not None and q.state == "released" and q.incident.status == "new" and q.incident.delivered
         events = [e.event for e in await a.audit_entries(reference=ref)]
         assert events == ["release_started", "release"]
     finally:
@@ -223,6 +223,8 @@ async def test_a_failing_listener_cannot_undo_a_commit(tmp_path: Path, store_url
         ref, _ = await held(store)
         sub = make_submission()
         breach = await store.record_incident(sub, make_scan(sub), monitor_decision(), delivered=True)
+        assert listener.told == [ref]  # a monitor hit alerts nobody (issue 15)
+        await store.mark_incident(breach, "potential_breach", actor="gina", reason="went to a personal address")
         assert listener.told == [ref, breach]
         q = await store.get_quarantined(ref)
         assert q is not None and q.state == "held"
@@ -249,14 +251,18 @@ async def test_reject_and_mark_are_audited(tmp_path: Path, store_url: str | None
         clock.advance(hours=1)
         rec = await store.mark_incident(other, "potential_breach", actor="gina", reason="sent elsewhere too")
         assert rec.status == "potential_breach" and rec.deadline_at == clock.now + timedelta(hours=24)
-        rec = await store.mark_incident(other, "false_positive", actor="hal", reason="test data")
-        assert rec.status == "false_positive"
+        with pytest.raises(Conflict, match="can go to reported_internally"):
+            await store.mark_incident(other, "false_positive", actor="hal", reason="test data")
+        with pytest.raises(Conflict, match="needs a note"):
+            await store.mark_incident(other, "reported_internally", actor="hal", reason=" ")
+        rec = await store.mark_incident(other, "reported_internally", actor="hal", reason="told IA")
+        assert rec.status == "reported_internally"
         with pytest.raises(Conflict):
             await store.mark_incident(other, "released", actor="hal", reason="no")
         trail = await store.audit_entries(reference=other)
         assert [(a.actor, a.old_status, a.new_status, a.reason) for a in trail] == [
-            ("gina", "near_miss", "potential_breach", "sent elsewhere too"),
-            ("hal", "potential_breach", "false_positive", "test data"),
+            ("gina", "new", "potential_breach", "sent elsewhere too"),
+            ("hal", "potential_breach", "reported_internally", "told IA"),
         ]
         assert trail[0].at == clock.now
         assert [a.event for a in await store.audit_entries(reference=ref)] == ["reject"]
@@ -373,13 +379,13 @@ async def test_schema_behind_refuses_to_start(tmp_path: Path, store_url: str | N
 
 async def test_sqlite_is_durable_and_private(tmp_path: Path) -> None:
     """The embedded database runs with a rollback journal (no memory-mapped WAL index to SIGBUS on) and
-    synchronous=EXTRA (the journal's removal, the commit point, is synced too), and only its owner can read it."""
+    synchronous=FULL (the journal's truncation, the commit point, is synced too), and only its owner can read it."""
     store = await open_store(tmp_path, None)
     try:
         await held(store)
         async with store.engine.connect() as conn:
-            assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "delete"
-            assert (await conn.exec_driver_sql("PRAGMA synchronous")).scalar() == 3
+            assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "truncate"
+            assert (await conn.exec_driver_sql("PRAGMA synchronous")).scalar() == 2
         mode = stat.S_IMODE(os.stat(store.cfg.state_dir / "dlpgate.db").st_mode)
         assert mode == 0o600
     finally:

@@ -177,7 +177,7 @@ async def test_incident_is_spooled_while_the_database_is_locked(gateway_factory,
         if rows:
             break
         await asyncio.sleep(0.05)
-    assert [tuple(r) for r in rows] == [("encrypt", "near_miss", True)]
+    assert [tuple(r) for r in rows] == [("encrypt", "new", True)]
     assert list(spool.iterdir()) == []
 
 
@@ -199,6 +199,6 @@ async def test_spooled_incident_written_once(tmp_path: Path) -> None:
         assert not path.exists()
         records = await store.list_incidents()
         assert [(r.status, r.delivered, r.created_at) for r in records] == [
-            ("potential_breach", True, FrozenClock().now)]
+            ("new", True, FrozenClock().now)]
     finally:
         await store.close()

@@ -35,6 +35,8 @@ def incident(n: int, at: datetime, decision: Decision, *, delivered: bool = Fals
     sub = make_submission(mail_from=sender, received_at=at)
     values = incident_values(sub, make_scan(sub), decision, reference=f"INC-2026-{n:06d}", node="node-a", now=at,
                              delivered=delivered, quarantined=quarantined, upstream_reply=None)
+    if decision.monitor and delivered:  # triaged as a potential breach (a monitor hit alone is only ``new``)
+        values |= {"status": "potential_breach", "deadline_at": at + timedelta(hours=24)}
     return IncidentRecord(id=n, alert_attempt_at=None, alerted_at=None, **values)
 
 
@@ -69,7 +71,7 @@ def test_counts_by_action_rule_clause_and_class() -> None:
     assert d.total == 6
     assert {c.key: c.count for c in d.by_action} == {"pass": 1, "tag": 1, "encrypt": 0, "quarantine": 2,
                                                      "reject": 2}
-    assert {c.key: c.count for c in d.by_status} == {"near_miss": 5, "potential_breach": 1}
+    assert {c.key: c.count for c in d.by_status} == {"new": 5, "potential_breach": 1}
     assert {(r.rule_id, r.mode): r.count for r in d.by_rule} == {
         ("personal-data-freemail", "enforce"): 2, ("case-data-to-ai", "enforce"): 2,
         ("special-category-external", "monitor"): 1, ("bcc-reminder", "enforce"): 1,

@@ -22,6 +22,8 @@ from detectors.findings import Finding, RecipientInfo, Sensitivity
 from gateway.actions.encrypt import CertificateDirectory, add_subject_tag, smime_encrypt
 from gateway.actions.tag import dlp_headers
 from gateway.facts import ScanResult
+from gateway.mime.extract import extract
+from gateway.mime.limits import ExtractionLimits
 from gateway.policy.config import PolicyConfig
 from gateway.policy.model import Action, Decision, RuleHit
 from gateway.scan import encryption_rules
@@ -82,6 +84,26 @@ def test_tag_folded_and_empty_and_missing_subject() -> None:
     assert b"Subject: [encrypt]\n\n" in add_subject_tag(lf, TAG, TRIGGERS)
 
 
+@pytest.mark.parametrize(
+    "subject",
+    [
+        b"=?utf-8?q?encrypt?= notes",
+        b"=?utf-8?b?ZW5jcnlwdCByZXBvcnQ=?=",
+        b"RE: =?us-ascii?Q?=5Bencrypt=5D?= report",
+        b"=?utf-8?q?encrypt?=\r\n =?utf-8?q?_notes?=",
+    ],
+)
+def test_encoded_trigger_gets_the_plain_tag(subject: bytes) -> None:
+    """A trigger that only decoding reveals is no trigger to the service matching the raw header: the plain
+    tag is added in front, and detection then sees the trigger on the raw value (issue 12, section 4)."""
+    raw = RAW.replace(b"Court report", subject, 1)
+    assert not encryption_state(parse(raw), encryption_rules(PolicyConfig())).subject_trigger
+    out = add_subject_tag(raw, TAG, TRIGGERS)
+    assert out == raw.replace(b"Subject: ", b"Subject: [encrypt] ", 1)
+    assert encryption_state(parse(out), encryption_rules(PolicyConfig())).subject_trigger
+    assert add_subject_tag(out, TAG, TRIGGERS) == out
+
+
 def test_tagged_subject_is_seen_as_trigger() -> None:
     """After tagging, the encryption detector sees the trigger (so a second pass changes nothing)."""
     out = add_subject_tag(RAW, TAG, TRIGGERS)
@@ -138,7 +160,9 @@ def test_smime_keeps_routing_headers_and_hides_content() -> None:
     assert msg.get_param("smime-type") == "enveloped-data"
     assert b"Body line" not in out and b"charset=utf-8" not in out
     assert out.count(b"MIME-Version") == 1
-    assert encryption_state(msg, encryption_rules(PolicyConfig())).encrypted
+    proofs = [n.detail for n in extract(msg, ExtractionLimits()).ciphertext]
+    assert proofs == ["S/MIME enveloped data (1 recipient)"]
+    assert encryption_state(msg, encryption_rules(PolicyConfig()), proofs).encrypted
     with pytest.raises(ValueError, match="no recipient"):
         smime_encrypt(RAW, [])
 

@@ -4,9 +4,11 @@ is a config error unless the file says so explicitly; an all-monitor policy load
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 import yaml
 
 from detectors.settings import load_detectors_settings
@@ -16,6 +18,13 @@ from gateway.config_errors import ConfigError
 from gateway.policy.config import load_policy, policy_warnings
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _reset_structlog() -> Iterator[None]:
+    """`main()` configures logging onto the captured stderr; put the defaults back for the tests after this one."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture

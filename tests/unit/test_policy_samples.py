@@ -24,6 +24,7 @@ from detectors.encryption import encryption_state
 from detectors.findings import Finding, Sensitivity
 from detectors.forwarding import forwarding_evidence
 from detectors.marking import protective_marking
+from detectors.normalize import normalize
 from gateway.facts import ScanResult
 from gateway.mime.extract import extract
 from gateway.mime.limits import ExtractionLimits
@@ -41,9 +42,9 @@ ENCRYPTION = encryption_rules(POLICY)
 MARKING = marking_rules(POLICY)
 
 _STANDIN = {
-    "UK_FAMILY_CASE_NUMBER": re.compile(r"\b[A-Z]{2}\d{2}[CP]\d{5}\b"),
+    "UK_FAMILY_CASE_NUMBER": re.compile(r"\b[A-Z]{2}\d{2}[CP]\d{5}\b", re.IGNORECASE),
     "UK_NHS": re.compile(r"\b\d{3} \d{3} \d{4}\b"),
-    "DATE_OF_BIRTH": re.compile(r"(?:born|date of birth:?)\s*\(?\s*\d{2}/\d{2}/\d{4}", re.IGNORECASE),
+    "DATE_OF_BIRTH": re.compile(r"(?:born|date of birth|dob):?\s*\(?\s*\d{2}/\d{2}/\d{4}", re.IGNORECASE),
 }
 
 
@@ -59,11 +60,12 @@ def facts_for(path: Path) -> ScanResult:
     recipients = CLASSIFIER.classify(sender, name, _addresses(msg, "To", "Cc", "Bcc"))
     findings: list[Finding] = []
     unscannable: list[Unscannable] = []
-    texts = []
+    extraction = extract(msg, ExtractionLimits(ocr=False))
+    # every readable place (headers, names, links...), normalised as detection sees it
+    texts = [normalize(c.text).text for c in extraction.chunks]
+    unscannable.extend(u for u in extraction.unscannable if u.reason == "partial")
     for part in msg.walk():
-        if part.get_content_maintype() == "text":
-            texts.append(part.get_content())
-        elif part.get_content_type() == "application/zip":
+        if part.get_content_type() == "application/zip":
             with zipfile.ZipFile(io.BytesIO(part.get_payload(decode=True))) as z:
                 if any(i.flag_bits & 1 for i in z.infolist()):
                     unscannable.append(Unscannable(f"attachment:{part.get_filename()}", "encrypted"))
@@ -74,20 +76,24 @@ def facts_for(path: Path) -> ScanResult:
             findings.append(Finding(entity, 0.9, "body", m.start(), m.end(), "standin", "***"))
             if entity == "UK_FAMILY_CASE_NUMBER":
                 cases.add(m.group(0))
-    enc = encryption_state(msg, ENCRYPTION)
+    enc = encryption_state(msg, ENCRYPTION, [n.detail for n in extraction.ciphertext])
     fwd = forwarding_evidence(msg)
     visible = _addresses(msg, "To", "Cc")
+    sensitivity = Sensitivity.PERSONAL if findings else Sensitivity.NONE
     return ScanResult(
         sender=sender,
         recipients=recipients,
         findings=tuple(findings),
-        sensitivity=Sensitivity.PERSONAL if findings else Sensitivity.NONE,
+        sensitivity=sensitivity,
         distinct_case_numbers=len(cases),
-        protective_marking=protective_marking(findings, extract(msg, ExtractionLimits()).chunks, msg, MARKING),
+        protective_marking=protective_marking(findings, extraction.chunks, msg, MARKING),
         unscannable=tuple(unscannable),
         forwarded=fwd.forwarded,
         auto_reply=fwd.auto_reply,
-        encrypted=enc.encrypted,
+        encrypted=enc.covers(sensitivity),
+        false_encryption_claims=extraction.false_encryption_claims,
+        redaction_failed=extraction.redaction_failed,
+        not_text_scanned=extraction.not_text_scanned,
         subject_trigger=enc.subject_trigger,
         visible_external=sum(1 for a in visible if not CLASSIFIER.is_internal(a)),
         size=len(raw),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -37,22 +37,22 @@ def test_reference_format() -> None:
 
 
 @pytest.mark.parametrize(
-    ("decision", "delivered", "expected"),
+    ("decision", "delivered"),
     [
-        (monitor_decision(Action.QUARANTINE), True, "potential_breach"),
-        (monitor_decision(Action.REJECT), True, "potential_breach"),
-        (monitor_decision(Action.ENCRYPT), True, "potential_breach"),
-        (monitor_decision(Action.TAG), True, "near_miss"),
-        (monitor_decision(Action.QUARANTINE), False, "near_miss"),
-        (monitor_decision(Action.ENCRYPT, action=Action.ENCRYPT), True, "near_miss"),
-        (monitor_decision(Action.QUARANTINE, action=Action.ENCRYPT), True, "potential_breach"),
-        (Decision(Action.REJECT, hits=(hit("r", Action.REJECT),)), False, "near_miss"),
-        (Decision(Action.TAG, hits=(hit("t", Action.TAG),)), True, "near_miss"),
+        (monitor_decision(Action.QUARANTINE), True),
+        (monitor_decision(Action.REJECT), True),
+        (monitor_decision(Action.ENCRYPT), True),
+        (monitor_decision(Action.TAG), True),
+        (monitor_decision(Action.QUARANTINE), False),
+        (monitor_decision(Action.QUARANTINE, action=Action.ENCRYPT), True),
+        (Decision(Action.REJECT, hits=(hit("r", Action.REJECT),)), False),
+        (Decision(Action.TAG, hits=(hit("t", Action.TAG),)), True),
     ],
 )
-def test_incident_status(decision: Decision, delivered: bool, expected: str) -> None:
-    """A delivered message is a potential breach only if a monitor rule would have encrypted or stopped it."""
-    assert incident_status(decision, delivered=delivered) == expected
+def test_incident_status(decision: Decision, delivered: bool) -> None:
+    """Every incident starts ``new`` for triage: a monitor-mode hit changes nothing (issue 15), so it never
+    makes a potential breach (nor its alert) on its own."""
+    assert incident_status(decision, delivered=delivered) == "new"
 
 
 def test_findings_summary_keeps_redacted_never_text() -> None:
@@ -76,7 +76,7 @@ def test_incident_values_are_metadata_only() -> None:
     values = incident_values(sub, make_scan(sub), quarantine_decision(), reference="INC-2026-000001",
                              node="node-a", now=NOW, delivered=False, quarantined=True, upstream_reply=None)
     assert_no_secrets(json.dumps(values, default=str), "incident row")
-    assert values["status"] == "near_miss"
+    assert values["status"] == "new"
     assert values["deadline_at"] is None
     assert values["recipients"] == [
         {"address": "someone@gmail.com", "class": "freemail"},
@@ -87,13 +87,13 @@ def test_incident_values_are_metadata_only() -> None:
     assert values["unscannable"][0]["reason"] == "encrypted"
 
 
-def test_potential_breach_gets_24_hour_deadline() -> None:
-    """IA 5.3: a potential breach carries a deadline 24 hours after the gateway became aware of it."""
+def test_monitor_hit_is_recorded_without_a_deadline() -> None:
+    """A monitor hit is kept for the trends page (its rule in ``rules``), with no breach clock."""
     sub = make_submission()
     values = incident_values(sub, make_scan(sub), monitor_decision(), reference="INC-2026-000002",
                              node="node-a", now=NOW, delivered=True, quarantined=False, upstream_reply="250 ok")
-    assert values["status"] == "potential_breach"
-    assert values["deadline_at"] == NOW + timedelta(hours=24)
+    assert values["status"] == "new"
+    assert values["deadline_at"] is None
     assert [r["mode"] for r in values["rules"]] == ["monitor"]
 
 

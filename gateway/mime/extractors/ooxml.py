@@ -60,6 +60,9 @@ DOCUMENT_SPEC = XmlTextSpec(
     break_tags=frozenset({"br", "cr"}),
     tab_tags=frozenset({"tab"}),
     attr_tags=frozenset({"docPr", "cNvPr"}),
+    run_tag="r",
+    hidden_flags=frozenset({"vanish", "specVanish", "webHidden"}),
+    tiny_size_tag="sz",
 )
 MIXED_SPEC = XmlTextSpec(
     line_tags=frozenset({"p", "div", "br", "property"}),
