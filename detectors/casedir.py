@@ -10,6 +10,7 @@ and the log never see a clear value. A rejected row is reported by line number a
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -27,12 +28,13 @@ from detectors.cases import (
     name_forms,
 )
 
+_EMAIL = re.compile(r"[^\s@]*@[^\s@.][^\s@]*\.[^\s@]+")
 HEADER = ("case_number", "role", "name", "date_of_birth", "email")
 DELTA_COLUMN = "action"
 ROLES = ("child", "party", "professional")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HashedRow:
     """One directory row, hashed. ``row_hash`` identifies the whole row (a delta removes rows by it)."""
 
@@ -71,15 +73,12 @@ class ParsedDirectory:
 def _email(value: str) -> str | None:
     """An address, ``@domain`` for a whole organisation, lower case; None when neither."""
     v = value.strip().lower()
-    local, at, domain = v.rpartition("@")
-    if not at or "." not in domain or any(c.isspace() for c in v) or domain.startswith(".") or "@" in local:
-        return None
-    return v
+    return v if _EMAIL.fullmatch(v) else None
 
 
 def hash_row(key: bytes, case_number: str, role: str, name: str, dob: str | None, email: str | None) -> HashedRow:
     """The hashes of one valid row (``dob`` already ``YYYY-MM-DD``, ``email`` already checked)."""
-    case = canonical_case_number(case_number)
+    case = case_number if case_number.isalnum() and case_number.isupper() else canonical_case_number(case_number)
     forms = name_forms(name) if name else []
     name_h = [hex128(keyed(key, KIND_NAME, f)) for f in forms]
     dob_h = [hex128(keyed(key, KIND_NAME_DOB, f"{f}|{dob}")) for f in forms] if dob else []
@@ -158,4 +157,4 @@ def _row(key: bytes, row: dict[str, str]) -> tuple[str | None, HashedRow | None]
             return "email is not an address or @domain", None
     if not name and email is None:
         return "a row needs a name or an email", None
-    return None, hash_row(key, row["case_number"], role, name, dob, email)
+    return None, hash_row(key, case, role, name, dob, email)

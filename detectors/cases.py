@@ -88,14 +88,21 @@ def case_id(key: bytes, case_number: str) -> str:
     return hex128(keyed(key, KIND_CASE, canonical_case_number(case_number)))[:16]
 
 
+_NOT_ALNUM = re.compile(r"[^0-9A-Za-z]+")
+
+
 def canonical_case_number(text: str) -> str:
-    """Letters and digits only, upper case: ``zw24 c 50123`` and ``ZW24C50123`` are one case."""
+    """Letters and digits only, upper case: ``zw24 c 50123`` and ``ZW24C50123`` are one case. Plain ASCII (every
+    row of a directory export, nearly every number in mail) skips the normaliser: it would change nothing."""
+    if text.isascii():
+        return _NOT_ALNUM.sub("", text).upper()
     return "".join(c for c in normalize(text).text if c.isalnum()).upper()
 
 
 def name_words(text: str) -> list[str]:
     """The name's words as detection sees them (confusables folded, lower case), initials dropped."""
-    return [w for w in (m.lower() for m in WORDS.findall(normalize(text).text)) if len(w) > 1]
+    plain = text if text.isascii() else normalize(text).text
+    return [w for w in (m.lower() for m in WORDS.findall(plain)) if len(w) > 1]
 
 
 def name_forms(name: str) -> list[str]:
@@ -137,7 +144,13 @@ def parse_dates(text: str) -> set[str]:
 
 def canonical_dob(text: str) -> str | None:
     """A directory date of birth (``YYYY-MM-DD`` or ``DD/MM/YYYY``) as ``YYYY-MM-DD``; None when not a date."""
-    dates = parse_dates(text.strip())
+    text = text.strip()
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":
+        try:
+            return dt.date.fromisoformat(text).isoformat()
+        except ValueError:
+            return None
+    dates = parse_dates(text)
     return next(iter(dates)) if len(dates) == 1 else None
 
 
@@ -219,6 +232,17 @@ class CaseSnapshot:
         numbers = Table(ids.copy(), np.arange(len(index), dtype=np.int32))
         return cls(generation, key_ident, ids, numbers, Table.build(names), Table.build(name_dobs),
                    Table.build(links))
+
+    @classmethod
+    def from_tuples(
+        cls, generation: str, key_ident: str,
+        rows: Iterable[tuple[str, str, str | None, str | None, str | None, str | None, str | None]],
+    ) -> CaseSnapshot:
+        """From the store's columns: (case, role, name, short name, name+dob, short name+dob, recipient)."""
+        return cls.build(generation, key_ident, (
+            SnapshotRow(r[0], r[1], tuple(h for h in (r[2], r[3]) if h), tuple(h for h in (r[4], r[5]) if h), r[6])
+            for r in rows
+        ))
 
     def save(self, path: Path) -> None:
         """Write atomically (a temporary file renamed into place), so a worker never loads half a snapshot."""
@@ -325,15 +349,19 @@ class CaseMatcher:
         """Capitalised word runs of two to four words (initials skipped) whose sorted words are a child's name;
         confirmed by the child's date of birth in the message, or by a case number beside it."""
         norm = normalize(text)
-        words = [(m.group(0), m.start(), m.end()) for m in WORDS.finditer(norm.text)]
-        words = [w for w in words if len(w[0]) > 1]
+        words = [(m.group(0), m.start(), m.end()) for m in WORDS.finditer(norm.text) if m.end() - m.start() > 1]
+        caps = [w[0][0].isupper() for w in words]
         i = 0
         while i < len(words):
+            run_end = i
+            while run_end < len(words) and caps[run_end] and run_end - i < _MAX_NAME_WORDS:
+                run_end += 1
+            if run_end - i < 2:
+                i += 1
+                continue
             hit = None
-            for n in range(min(_MAX_NAME_WORDS, len(words) - i), 1, -1):
+            for n in range(run_end - i, 1, -1):
                 run = words[i:i + n]
-                if not all(w[0][0].isupper() for w in run):
-                    continue
                 key = " ".join(sorted(w[0].lower() for w in run))
                 cases = self.snapshot.names.get(h64(keyed(self.key, KIND_NAME, key)))
                 if not cases:

@@ -272,8 +272,9 @@ class DetectorsSettings(FrozenModel):
         return self
 
     def entity_vocabulary(self) -> frozenset[str]:
-        """Every entity a finding can carry: the reported ones (all others are dropped before findings)."""
-        return frozenset(self.report_entities)
+        """Every entity a finding can carry: the reported ones (all others are dropped before findings), and
+        ``KNOWN_CHILD``, which the case directory reports (``detectors.cases``) whatever detectors.yaml lists."""
+        return frozenset(self.report_entities) | {"KNOWN_CHILD"}
 
     def list_files(self) -> list[tuple[str, str]]:
         """(key, relative path) of every file this configuration names, for existence checks."""

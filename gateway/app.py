@@ -9,6 +9,7 @@ import signal
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -219,6 +220,19 @@ class App:
             if status is not None and (held is None or status.generation not in held.name):
                 log.info("cases.new_generation", generation=status.generation)
                 await self.reload()
+            await self._expire_history()
+
+    async def _expire_history(self) -> None:
+        """First-time history not used within ``cases.history_days`` is deleted (lookups already ignore it)."""
+        assert self.store is not None
+        days = self.cfg.gateway.cases.history_days
+        try:
+            gone = await self.store.expire_history(self.store.clock() - timedelta(days=days))
+        except Exception as exc:
+            log.warning("first_time.expire_failed", error=exc.__class__.__name__)
+            return
+        if gone:
+            log.info("first_time.expired", pairs=gone)
 
     def _probes(self) -> Probes:
         def pool_count(attr: str) -> int:

@@ -220,6 +220,9 @@ class ConsoleSettings(FrozenModel):
     lockout_seconds: float = Field(
         60, gt=0, description="First lock; it doubles with every further failure (back-off), up to a day."
     )
+    exception_max_days: int = Field(
+        90, ge=1, le=366, description="Longest a policy exception may run before it expires (issue 15)."
+    )
 
 
 class CasesSettings(FrozenModel):

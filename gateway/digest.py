@@ -22,6 +22,7 @@ from gateway.store.records import breach_clock, entity_label
 if TYPE_CHECKING:
     from gateway.config import Config
     from gateway.store import IncidentRecord, QuarantineRecord, Store
+    from gateway.store.exemptions import ExceptionRecord
 
 TREND_DAYS = 7
 
@@ -104,6 +105,18 @@ class BreachItem:
 
 
 @dataclass(frozen=True)
+class ExceptionItem:
+    id: int
+    sender: str
+    recipient: str
+    rules: list[str]
+    state: str
+    expires_at: datetime
+    uses_total: int
+    uses_day: int
+
+
+@dataclass(frozen=True)
 class RepeatSender:
     sender: str
     day_count: int
@@ -144,6 +157,8 @@ class DigestData:
     trend_change_pct: float | None
     """The day against the seven-day average; None when that average is zero."""
     notes: list[str] = field(default_factory=list)
+    exceptions: list[ExceptionItem] = field(default_factory=list)
+    """Policy exceptions in force or awaiting approval (issue 15), with the messages they let through."""
 
 
 def _counts(counter: Counter[str], order: Sequence[str] | None = None) -> list[Count]:
@@ -288,6 +303,19 @@ def build_digest(
     )
 
 
+def exception_items(
+    records: Sequence[ExceptionRecord], uses_day: dict[int, int], now: datetime
+) -> list[ExceptionItem]:
+    """Pending ones and those in force, plus any that let a message through on the day (even if since expired)."""
+    return [
+        ExceptionItem(e.id, e.sender, e.recipient, list(e.rules),
+                      "in force" if e.in_force(now) else "expired" if e.state == "approved" else e.state,
+                      e.expires_at, e.uses, uses_day.get(e.id, 0))
+        for e in records
+        if e.state == "pending" or e.in_force(now) or uses_day.get(e.id)
+    ]
+
+
 async def collect_digest(cfg: Config, store: Store, day: date, now: datetime) -> DigestData:
     tz = ZoneInfo(cfg.gateway.digest.timezone)
     window_start, _ = day_bounds(day - timedelta(days=TREND_DAYS), tz)
@@ -296,7 +324,7 @@ async def collect_digest(cfg: Config, store: Store, day: date, now: datetime) ->
     held = await store.list_quarantine(states=("held", "releasing"))
     breaches = await store.list_incidents(statuses=["potential_breach", "reported_internally"],
                                           newest_first=False)
-    return build_digest(
+    data = build_digest(
         organisation=cfg.gateway.organisation.name,
         day=day,
         tz=tz,
@@ -306,3 +334,7 @@ async def collect_digest(cfg: Config, store: Store, day: date, now: datetime) ->
         breaches=breaches,
         repeat_threshold=cfg.gateway.digest.repeat_sender_threshold,
     )
+    start, _ = day_bounds(day, tz)
+    uses = await store.exception_uses_since(start)
+    data.exceptions.extend(exception_items(await store.list_exceptions(), uses, now))
+    return data

@@ -7,7 +7,7 @@ worker processes and calls only ``decide`` here; the CLI paths call ``evaluate``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from cryptography import x509
@@ -18,6 +18,7 @@ from gateway.facts import ScanResult
 from gateway.mime.parse import header_addresses, parse_message
 from gateway.policy.config import PolicyConfig
 from gateway.policy.engine import decide, resolve_smime
+from gateway.policy.exemptions import Exemption
 from gateway.policy.model import Decision
 
 if TYPE_CHECKING:
@@ -66,9 +67,10 @@ class Evaluator:
             self._scanner = Scanner.from_config(self._cfg, cases=self._cases)
         return self._scanner
 
-    def decide(self, facts: ScanResult) -> Decision:
-        """The policy's decision, with the S/MIME fallback applied when a recipient has no certificate."""
-        decision = decide(facts, self.policy)
+    def decide(self, facts: ScanResult, exemptions: Iterable[Exemption] = ()) -> Decision:
+        """The policy's decision, with the S/MIME fallback applied when a recipient has no certificate.
+        ``exemptions``: the approved, unexpired policy exceptions (the gateway's ``ExemptionCache``)."""
+        decision = decide(facts, self.policy, exemptions)
         certs = self.certs
         if certs is not None:
             decision = resolve_smime(decision, facts, lambda a: certs.get(a) is not None, self.policy)

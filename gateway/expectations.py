@@ -6,7 +6,7 @@ judged is caught before it goes live.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from detectors.cases import CaseMatcher, CaseSnapshot, key_id
 from gateway.config import Config
 from gateway.config_errors import ConfigError, read_yaml
 from gateway.evaluator import Evaluator
+from gateway.facts import ScanResult
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,11 @@ class Expectation:
     file: str
     decision: str
     rules: tuple[str, ...]
+    first_time: bool = False
+    """Judge the sample as if the sender had never written to its external recipients (a sample carries no
+    delivery history); otherwise they count as known."""
+    monitor: tuple[str, ...] | None = None
+    """The monitor-mode rules expected to fire, when listed."""
 
 
 def load_expectations(folder: Path) -> list[Expectation]:
@@ -34,7 +40,10 @@ def load_expectations(folder: Path) -> list[Expectation]:
     for n, item in enumerate(items):
         if not isinstance(item, dict) or "file" not in item or "decision" not in item:
             raise ConfigError.one(path, f"samples.{n}", "needs file and decision")
-        out.append(Expectation(str(item["file"]), str(item["decision"]), tuple(item.get("rules") or ())))
+        monitor = item.get("monitor")
+        out.append(Expectation(str(item["file"]), str(item["decision"]), tuple(item.get("rules") or ()),
+                               first_time=bool(item.get("first_time", False)),
+                               monitor=None if monitor is None else tuple(monitor)))
     return out
 
 
@@ -58,6 +67,12 @@ def sample_cases(folder: Path) -> CaseMatcher | None:
     return CaseMatcher(snapshot, key)
 
 
+def with_history(facts: ScanResult, *, first_time: bool) -> ScanResult:
+    """The history a sample stands for: its external recipients all new, or all known (issue 16)."""
+    new = tuple(r.address for r in facts.external_recipients) if first_time else ()
+    return replace(facts, first_time=new, first_time_known=True)
+
+
 def check_expectations(cfg: Config, folder: Path) -> list[str]:
     """One line per sample whose decision or deciding rules differ from what is expected.
 
@@ -68,7 +83,12 @@ def check_expectations(cfg: Config, folder: Path) -> list[str]:
     for exp in load_expectations(folder):
         raw = (folder / exp.file).read_bytes()
         facts, decision = evaluator.evaluate(raw)
+        facts = with_history(facts, first_time=exp.first_time)
+        decision = evaluator.decide(facts)
         deciding = sorted(set(decision.rule_ids))
+        monitored = sorted({h.rule_id for h in decision.monitor})
+        if exp.monitor is not None and monitored != sorted(exp.monitor):
+            problems.append(f"{exp.file}: expected monitor {sorted(exp.monitor)}, got {monitored}")
         if decision.action.label != exp.decision or deciding != sorted(exp.rules):
             problems.append(
                 f"{exp.file}: expected {exp.decision} {sorted(exp.rules)}, got {decision.action.label} {deciding} "

@@ -120,7 +120,12 @@ class Pipeline:
         facts = await rt.pool.scan(message, sub.mail_from, sub.rcpt_tos)
         out.timings.update({f"scan.{k}": v for k, v in facts.timings.items()})
         facts = await rt.history.annotate(self.store, facts)  # issue 16: fails open to "unknown"
-        return facts, rt.evaluator.decide(facts)
+        # issue 15: approved exceptions are an input to the pure decide; fail closed to none
+        decision = rt.evaluator.decide(facts, await rt.exemptions.current(self.store))
+        if decision.exemptions_used:
+            spawn(rt.exemptions.record_use(self.store, decision.exemptions_used, txn_id=sub.txn_id,
+                                           rules=[h.rule_id for h in decision.exempted]))
+        return facts, decision
 
     async def _act(
         self,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gateway.config import Config
 from gateway.evaluator import Evaluator
+from gateway.exemptcache import ExemptionCache
 from gateway.firsttime import RecipientHistory
 from gateway.tasks import spawn
 from gateway.upstream import Upstream, make_upstream
@@ -28,6 +29,7 @@ class Runtime:
         import's generation id, so a node that sees a newer import builds a new runtime."""
         self.evaluator = Evaluator(cfg)
         self.history = RecipientHistory(cfg)
+        self.exemptions = ExemptionCache()
         self.pool: ScanPool | None = ScanPool(cfg, cases_snapshot) if cfg.gateway.scan.enabled else None
         self.in_flight = 0
         self.retired = False

@@ -31,7 +31,7 @@ PRESIDIO_ADAPTER = "detectors.presidio_adapter"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("face", ("gateway.cli", "gateway.commands", "gateway.app", "gateway.metrics", "gateway.__main__")),
     ("console", ("gateway.console",)),
-    ("edge", ("gateway.smtp", "gateway.pipeline", "gateway.runtime", "gateway.firsttime")),
+    ("edge", ("gateway.smtp", "gateway.pipeline", "gateway.runtime", "gateway.firsttime", "gateway.exemptcache")),
     ("outgoing", ("gateway.notify", "gateway.digest", "gateway.upstream")),
     ("store", ("gateway.store",)),
     ("evaluator", ("gateway.evaluator", "gateway.scan", "gateway.workers", "gateway.expectations")),

@@ -86,6 +86,27 @@ def openssl_smime(tmp: Path, subject: str = "Court report", *, cipher: str = "-a
     return done.stdout.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
+def openssl_cms_ec_gcm(tmp: Path, subject: str = "Court report") -> bytes:
+    """``openssl cms -encrypt -aes-256-gcm`` to an EC certificate: AuthEnvelopedData with a key-agreement
+    recipient (kari), the other CMS shapes a real client sends."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.EMAIL_ADDRESS, "n.okafor@okafor-law.co.uk")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30)).sign(key, hashes.SHA256()))
+    (tmp / "ec.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp / "in-ec.txt").write_bytes(b"Content-Type: text/plain\r\n\r\n" + CHILD.encode() + b"\r\n")
+    done = subprocess.run(
+        ["openssl", "cms", "-encrypt", "-aes-256-gcm", "-in", str(tmp / "in-ec.txt"), "-from",
+         "jane.smith@cafcass.gov.uk", "-to", "n.okafor@okafor-law.co.uk", "-subject", subject, str(tmp / "ec.pem")],
+        capture_output=True, check=True, timeout=60,
+    )
+    return done.stdout.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
 def smime_shaped(body: str, *, smime_type: str = "enveloped-data", subject: str = "Court report") -> bytes:
     """A top-level ``application/pkcs7-mime`` whose "encrypted" body is plain text (a false claim)."""
     return (HEAD.format(subject=subject, mid="fake-smime")
@@ -100,7 +121,9 @@ def fake_enveloped_der(content: bytes) -> bytes:
         length = bytes([n]) if n < 128 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")
         return bytes([tag]) + length + value
 
-    oid = lambda hexs: bytes.fromhex(hexs)  # noqa: E731 - DER OIDs with their tag
+    def oid(hexs: str) -> bytes:  # a DER OID with its tag
+        return bytes.fromhex(hexs)
+
     rsa_alg = tlv(0x30, oid("06092a864886f70d010101") + b"\x05\x00")
     issuer_serial = tlv(0x30, tlv(0x30, b"") + tlv(0x02, b"\x01"))
     ktri = tlv(0x30, tlv(0x02, b"\x00") + issuer_serial + rsa_alg + tlv(0x04, os.urandom(256)))

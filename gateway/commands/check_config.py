@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {cfg.directory / cfg.gateway.files.policy}: {warning}", file=sys.stderr)
     from gateway.mime.ocr import ocr_problem
 
-    if cfg.gateway.scan.enabled and (problem := ocr_problem(cfg.gateway.extraction)):
-        print(f"warning: {cfg.directory / 'gateway.yaml'}: {problem}", file=sys.stderr)
+    if cfg.gateway.scan.enabled and (ocr_warning := ocr_problem(cfg.gateway.extraction)):
+        print(f"warning: {cfg.directory / 'gateway.yaml'}: {ocr_warning}", file=sys.stderr)
     if args.no_samples:
         return 0
     samples = Path(args.samples) if args.samples else Path("samples/policy")

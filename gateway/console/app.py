@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.console import accounts, audit, incidents, review
+from gateway.console import accounts, audit, exceptions, incidents, review, sender, trends
 from gateway.console.security import SecurityHeaders, load_secret
 from gateway.console.web import HERE, Console, redirect
 
@@ -44,6 +44,9 @@ def build_app(cfg: Config, store: Store, *, secret: str | None = None) -> Starle
         *accounts.routes(console),
         *review.routes(console),
         *incidents.routes(console),
+        *exceptions.routes(console),
+        *sender.routes(console),
+        *trends.routes(console),
         *audit.routes(console),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.console.web import Console, Viewer, client_of, redirect
+from gateway.notify.outcome import tell_sender_outcome
 from gateway.notify.release import release_held, required_actions
 from gateway.store import (
     Conflict,
@@ -89,7 +90,7 @@ def routes(console: Console) -> list[Route]:
             request, "queue.html", viewer, page=page, sort=sort, after=after, flt=flt,
             total=await store.queue_count(flt), by_rule=await store.queue_counts_by_rule(),
             rules=sorted(r.id for r in console.cfg.policy.rules), sensitivities=SENSITIVITIES,
-            states=STATE_LABELS, now=store.clock(),
+            states=STATE_LABELS, now=store.clock(), sender_requests=await store.pending_release_requests(),
         )
 
     async def set_filter(request: Request) -> Response:
@@ -148,6 +149,7 @@ def routes(console: Console) -> list[Route]:
                 try:
                     await store.reject(ref, actor=viewer.name, reason=why)
                     console.flash(request, f"{ref} rejected: it will not be sent.")
+                    await _tell_sender(console, ref, released=False, reason=why)
                 except (Conflict, NotFound) as exc:
                     console.flash(request, str(exc), "error")
                 return redirect(f"/messages/{ref}")
@@ -217,6 +219,17 @@ async def _release(console: Console, request: Request, ref: str, *, actor: str, 
         return
     applied = ", ".join(target.applied) or "as stored"
     console.flash(request, f"{ref} released ({applied}); the next hop said {reply.code}.")
+    await _tell_sender(console, ref, released=True)
+
+
+async def _tell_sender(console: Console, ref: str, *, released: bool, reason: str = "") -> None:
+    """A sender who asked for release (issue 15) hears the outcome; a failure never undoes the decision."""
+    try:
+        await tell_sender_outcome(console.cfg, console.store, ref, released=released, reason=reason)
+    except Exception as exc:  # logged by reference; the decision stands
+        import structlog
+
+        structlog.get_logger(__name__).warning("outcome.failed", reference=ref, error=exc.__class__.__name__)
 
 
 def _readable(raw: bytes) -> dict[str, Any]:
@@ -250,4 +263,5 @@ async def _message_page(console: Console, request: Request, viewer: Viewer, reco
         required=required_actions(record), four_eyes=four_eyes_reasons(console, record),
         keep_until=record.stored_at + timedelta(days=console.cfg.gateway.store.retention_days),
         approvals=await store.approvals_for(ref), audit=list(reversed(trail)), uncertain=uncertain,
+        sender_request=await store.get_release_request(ref),
     )

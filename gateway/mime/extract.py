@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import quopri
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
@@ -65,6 +66,7 @@ _ATTACHED_MESSAGES = frozenset({"message/rfc822", "message/global"})
 _BODY_KINDS = frozenset({"text", "html", "eml", "binary", "empty"})
 _HEADER_FIELDS = ("Subject", "From", "To", "Cc")
 _HEADER_LOWER = frozenset(f.lower() for f in _HEADER_FIELDS)
+_BOILERPLATE_PREAMBLE = re.compile(r"\s*This is a multi-?part message in MIME format\.?\s*$", re.IGNORECASE)
 
 
 def extract(msg: EmailMessage, limits: ExtractionLimits) -> Extraction:
@@ -226,7 +228,7 @@ class _Walker:
     def _outside_parts(self, part: Message, prefix: str, which: str) -> None:
         """The MIME preamble or epilogue: no client shows it, but anyone reading the source does."""
         value = getattr(part, which, None)
-        if isinstance(value, str) and value.strip():
+        if isinstance(value, str) and value.strip() and not _BOILERPLATE_PREAMBLE.match(value):
             self.sink.add_text(f"{prefix}{which}", value, "body")
 
     def _partial(self, part: Message, prefix: str, number: int, whole: str) -> None:

@@ -29,15 +29,17 @@ _ADDRESS_LOWER = frozenset(f.lower() for f in ADDRESS_FIELDS)
 _UNSTRUCTURED = frozenset(
     {"comments", "keywords", "thread-topic", "summary", "organization", "organisation", "content-description"}
 )
+# X- fields that mail systems write (servers, filters, clients, bulk senders); any other X- field is read.
 _MACHINE_X = re.compile(
-    r"^x-(?:ms-|microsoft-|forefront-|exchange-|originat|mailer|mimeole|msmail|priority|spam|virus|proofpoint|"
-    r"mimecast|mc-|barracuda|ironport|sophos|symantec|trend|google|gm-|received|eop|sid-|incomingheader|"
-    r"auto-response|dlp-|ses-|sg-|mailgun|feedback-id|entity-id|campaign|report-abuse|csa-|pm-|mandrill|"
-    r"smtpapi|rpcampaign|msys|php-|source|authenticated|authority|envelope|original-|sender-|sendgrid|"
-    r"spf|dkim|arc-|ham-|bulk|cmae|cloudmark|ovh|vr-|vade|zoho|yahoo|ymail|apple-|uniform-type|"
-    r"universally-unique|mac-|has-attach|tnef|account-key|mozilla|library|accept-language|ncjf|pobox|"
-    r"greylist|rspamd|amavis|quarantine|scanned|cm-|ems-|ecs-|ironport|tm-|tmase|atp|topicthread|"
-    r"forwarded-|ex-|ccc-|cvbn|virtual|nai-|pmx|mailscanner|kaspersky|eset|avast|avg|bitdefender)",
+    r"^x-(?:ms-|microsoft-|forefront-|exchange-|eop|originat|mailer|mimeole|msmail|priority|has-attach|tnef|"
+    r"auto-response|spam|ham-|virus|scanned|quarantine|greylist|rspamd|amavis|spf|dkim|arc-|authenticated|"
+    r"authority|envelope|original-|sender-|source|received|sid-|incomingheader|"
+    r"proofpoint|mimecast|mc-|barracuda|ironport|sophos|symantec|trend|tm-|tmase|atp|cloudmark|cmae|vade|vr-|"
+    r"mailscanner|kaspersky|eset|avast|bitdefender|pmx|nai-|"
+    r"google|gm-|yahoo|ymail|apple-|mozilla|zoho|ovh|pobox|"
+    r"ses-|sg-|sendgrid|mailgun|mandrill|msys|smtpapi|feedback-id|entity-id|campaign|rpcampaign|report-abuse|"
+    r"csa-|pm-|php-|bulk|account-key|uniform-type|universally-unique|mac-|library|accept-language|"
+    r"dlp-|topicthread)",
     re.IGNORECASE,
 )
 _LONG_TOKEN = re.compile(r"\S{41,}")

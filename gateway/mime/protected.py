@@ -30,6 +30,7 @@ from typing import Literal
 
 from gateway.mime import openpgp, rpmsg, smime
 from gateway.mime.ciphertext import looks_random, readable_form
+from gateway.mime.guards import ExtractionProblem
 
 Outcome = Literal["ciphertext", "password", "signature", "readable", "claim", "unproven"]
 
@@ -220,7 +221,10 @@ def is_signature(declared_type: str, data: bytes) -> bool:
             return False
         if text[: blocks[0].start].strip() or text[blocks[0].end :].strip():
             return False
-        return openpgp.examine_armour("SIGNATURE", blocks[0].lines, 0).kind == "signature"
+        try:
+            return openpgp.examine_armour("SIGNATURE", blocks[0].lines, 0).kind == "signature"
+        except ExtractionProblem:  # compressed data inside, over the (zero) budget: not a signature
+            return False
     try:
         return smime.detached_signature(_undo_base64(data))
     except (smime.BerError, IndexError):

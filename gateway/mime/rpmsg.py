@@ -86,6 +86,10 @@ def drm_content(container: bytes) -> bytes:
         if ole.get_type(_DRM_CONTENT) != olefile.STGTY_STREAM:
             raise NotRpmsg("rpmsg without DRMContent")
         stream = bytes(ole.openstream(_DRM_CONTENT).read())
+    except NotRpmsg:
+        raise
+    except Exception as exc:  # a damaged directory or FAT: not a container that proves anything
+        raise NotRpmsg("rpmsg compound file unreadable") from exc
     finally:
         ole.close()
     if len(stream) < 8:

@@ -12,8 +12,17 @@ from gateway.mime.model import AttachmentInfo, Extraction, Note, TextChunk, Unsc
 
 _NEWLINES = re.compile(r"\r\n?")
 _NUL = re.compile("[\x00\ufeff]")
-_GENERATED_NAME = re.compile(r"^part-\d+(?:\.[A-Za-z0-9]{1,8})?$")
+# Names our walker or mail clients generate (inline images, Outlook's placeholders, TNEF, signatures): no one
+# wrote them, so they are not scanned (each scanned name costs a detector pass).
+_GENERATED_NAME = re.compile(
+    r"^(?:part-\d+|image\d{3}|att\d{5}|outlook-[\w-]{1,40}|winmail|smime|signature|noname|unnamed|untitled)"
+    r"(?:\.[A-Za-z0-9]{1,8})?$",
+    re.IGNORECASE,
+)
 _NAME_SEPARATORS = re.compile(r"[_+~=]+")
+MAX_NAME_CHUNKS = 50
+"""Attachment names scanned one by one (each its own location); the rest of a large archive's names are scanned
+together at ``attachment-name:(more)``, so a thousand members do not cost a thousand detector passes."""
 _EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}$")
 
 
@@ -49,6 +58,8 @@ class Sink:
         self._not_text_scanned: list[str] = []
         self._attachments: list[AttachmentInfo] = []
         self._names_seen: set[str] = set()
+        self._name_chunks = 0
+        self._more_names: list[str] = []
         self._defects: set[str] = set()
         self.ciphertext: list[Note] = []
         self.false_encryption_claims: list[Note] = []
@@ -112,12 +123,22 @@ class Sink:
         (``attachment-name:a.zip/Amy Brown.docx``)."""
         self._attachments.append(info)
         path = info.location.split("attachment:", 1)[1] if "attachment:" in info.location else info.location
-        self.add_text(f"attachment-name:{path}", name_text(path, self._names_seen), "attachment")
+        text = name_text(path, self._names_seen)
+        if not text:
+            return
+        if self._name_chunks < MAX_NAME_CHUNKS:
+            self._name_chunks += 1
+            self.add_text(f"attachment-name:{path}", text, "attachment")
+        else:
+            self._more_names.append(text)
 
     def add_defects(self, names: list[str]) -> None:
         self._defects.update(names)
 
     def result(self) -> Extraction:
+        if self._more_names:
+            self.add_text("attachment-name:(more)", "\n".join(self._more_names), "attachment")
+            self._more_names = []
         return Extraction(
             chunks=tuple(self._chunks),
             unscannable=tuple(self._unscannable),

@@ -34,7 +34,9 @@ class RenderedDigest:
 
 def render_digest(cfg: Config, data: DigestData) -> RenderedDigest:
     """Templates ``digest.txt.j2`` (first line ``Subject: ...``) and ``digest.html.j2``."""
-    context: dict[str, Any] = {"d": data, "tz": data.tz, "organisation": data.organisation}
+    public = cfg.gateway.console.public_url if cfg.gateway.console.enabled else None
+    context: dict[str, Any] = {"d": data, "tz": data.tz, "organisation": data.organisation,
+                               "console_url": public.rstrip("/") + "/" if public else None}
     text = render(cfg, "digest.txt.j2", **context)
     first, _, body = text.partition("\n")
     subject = first.removeprefix("Subject:").strip() if first.startswith("Subject:") else ""

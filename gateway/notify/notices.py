@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from gateway.notify.message import build_email, send_email
+from gateway.notify.releaselink import release_link
 from gateway.notify.templates import render, split_subject
 from gateway.store.records import entity_label
 from gateway.upstream import Upstream, UpstreamError
@@ -40,6 +41,7 @@ def notice_context(
         "contact": cfg.gateway.notifications.contact or cfg.gateway.digest.to,
         "organisation": cfg.gateway.organisation.name,
         "now": now,
+        "release_link": release_link(cfg, ref, now=now.timestamp()),
     }
 
 

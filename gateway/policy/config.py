@@ -51,7 +51,8 @@ class EncryptSettings(FrozenModel):
         default_factory=lambda: ["encrypt"],
         min_length=1,
         description="Words that, at the start of the subject (after RE:/FW:), ask for encryption; also "
-        "accepted as `[word]` or `word:`. Any case.",
+        "accepted as `[word]` or `word:`. Any case. Read in the raw Subject header as the encryption service "
+        "reads it: a word only an RFC 2047 decoder sees (`=?utf-8?q?encrypt?=`) is no trigger.",
     )
     subject_tag: str = Field(
         default="[encrypt] ",

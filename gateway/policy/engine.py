@@ -22,6 +22,7 @@ from functools import lru_cache
 from detectors.findings import RECIPIENT_CLASSES, Sensitivity
 from gateway.facts import ScanResult
 from gateway.policy.config import PolicyConfig, PolicyLists
+from gateway.policy.exemptions import Exemption
 from gateway.policy.model import Action, Conditions, Decision, Rule, RuleHit
 
 ENTITY_LABELS: dict[str, str] = {
@@ -265,14 +266,19 @@ def _hit(rule: Rule, facts: ScanResult, policy: PolicyConfig, classes: frozenset
     )
 
 
-def decide(facts: ScanResult, policy: PolicyConfig) -> Decision:
+def decide(facts: ScanResult, policy: PolicyConfig, exemptions: Iterable[Exemption] = ()) -> Decision:
     """One decision for the whole message: the most severe enforced rule wins; monitor rules are recorded.
 
     ``hits`` are the rules that decided the action (ties included), most severe first; ``outranked`` the
     other enforced rules that fired. In encrypt mode ``reject`` an encrypt hit reports ``reject``.
+    ``exemptions`` are the approved, unexpired exceptions (issue 15): an enforced rule one of them covers, and
+    that is ``exemptable``, is set aside in ``exempted`` and the exception's id noted in ``exemptions_used``.
     """
     enforced: list[RuleHit] = []
     monitored: list[RuleHit] = []
+    exempted: list[RuleHit] = []
+    used: list[int] = []
+    exemptions = tuple(exemptions)
     for rule in policy.rules:
         if not rule.enabled:
             continue
@@ -280,9 +286,18 @@ def decide(facts: ScanResult, policy: PolicyConfig) -> Decision:
         if not ok:
             continue
         hit = _hit(rule, facts, policy, classes)
-        (monitored if rule.mode == "monitor" else enforced).append(hit)
+        if rule.mode == "monitor":
+            monitored.append(hit)
+            continue
+        cover = next((e for e in exemptions if rule.exemptable and e.covers(facts, rule.id)), None)
+        if cover is not None:
+            exempted.append(hit)
+            used.extend([cover.id] if cover.id not in used else [])
+            continue
+        enforced.append(hit)
     if not enforced:
-        return Decision(Action.PASS, monitor=tuple(monitored))
+        return Decision(Action.PASS, monitor=tuple(monitored), exempted=tuple(exempted),
+                        exemptions_used=tuple(used))
     action = max(h.action for h in enforced)
     decisive = tuple(h for h in enforced if h.action == action)
     outranked = tuple(sorted((h for h in enforced if h.action != action), key=lambda h: -h.action))
@@ -294,6 +309,8 @@ def decide(facts: ScanResult, policy: PolicyConfig) -> Decision:
         monitor=tuple(monitored),
         encrypt_mode=encrypt_mode,
         outranked=outranked,
+        exempted=tuple(exempted),
+        exemptions_used=tuple(used),
     )
 
 

@@ -60,6 +60,10 @@ class Decision:
     outranked: tuple[RuleHit, ...] = ()
     """Enforced rules that fired but were outranked by a more severe action: kept for the incident record,
     left out of the sender's reply so it names only what decided the outcome."""
+    exempted: tuple[RuleHit, ...] = ()
+    """Enforced rules that fired but an approved exception relaxed (issue 15): they changed nothing."""
+    exemptions_used: tuple[int, ...] = ()
+    """The ids of those exceptions: each message they let through is recorded against them."""
 
     @property
     def rule_ids(self) -> list[str]:
@@ -224,6 +228,11 @@ class Rule(FrozenModel):
     action: ActionName = Field(description="pass, tag, encrypt, quarantine or reject.")
     mode: Mode = Field(default="enforce", description="`monitor` records, changes nothing.")
     enabled: bool = Field(default=True, description="Switch the rule off without deleting it.")
+    exemptable: bool = Field(
+        default=True,
+        description="`false`: no exception may relax this rule (the review console refuses one, the engine "
+        "ignores one).",
+    )
     four_eyes: bool = Field(
         default=False,
         description="Releasing a message this rule held needs a second person's approval in the review console "

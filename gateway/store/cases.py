@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from detectors.casedir import HashedRow
-from detectors.cases import CaseSnapshot, SnapshotRow
+from detectors.cases import CaseSnapshot
 from gateway.store.base import StoreBase
 from gateway.store.errors import Conflict
 from gateway.store.schema import case_directory, case_rows, recipient_history
@@ -127,18 +127,13 @@ class CaseBook(StoreBase):
             meta = (await conn.execute(sa.select(case_directory).where(case_directory.c.id == 1))).first()
             if meta is None:
                 return None
-            result = await conn.stream(sa.select(
+            # One fetch (the driver's fetchall in its thread), not a row-by-row stream: a million rows a few
+            # seconds rather than a minute; the tuples are short-lived (the arrays built from them are what stays).
+            rows = (await conn.execute(sa.select(
                 case_rows.c.case_hash, case_rows.c.role, case_rows.c.name_hash, case_rows.c.name_short_hash,
                 case_rows.c.name_dob_hash, case_rows.c.name_short_dob_hash, case_rows.c.recipient_hash,
-            ).order_by(case_rows.c.id))
-            rows = [
-                SnapshotRow(
-                    case_hash=r[0], role=r[1], name_hashes=tuple(h for h in (r[2], r[3]) if h),
-                    name_dob_hashes=tuple(h for h in (r[4], r[5]) if h), recipient_hash=r[6],
-                )
-                async for r in result
-            ]
-        return CaseSnapshot.build(meta.generation, meta.key_id, rows)
+            ))).tuples().all()
+        return await asyncio.to_thread(CaseSnapshot.from_tuples, str(meta.generation), str(meta.key_id), rows)
 
     async def write_case_snapshot(self, folder: Path) -> Path | None:
         """The snapshot file of the current import generation under ``folder`` (written once per generation and

@@ -14,8 +14,10 @@ from gateway.store.accounts import AccountBook
 from gateway.store.approvals import ApprovalBook
 from gateway.store.cases import CaseBook
 from gateway.store.digests import DigestBook
+from gateway.store.exemptions import ExemptionBook
 from gateway.store.incidents import IncidentBook
 from gateway.store.quarantine import QuarantineBook
+from gateway.store.releasereq import ReleaseRequestBook
 from gateway.store.retention import Retention
 from gateway.store.review import ReviewBook
 from gateway.store.spool import IncidentSpool
@@ -23,6 +25,6 @@ from gateway.store.spool import IncidentSpool
 
 class Store(
     IncidentSpool, IncidentBook, QuarantineBook, DigestBook, Retention, AccountBook, ApprovalBook, ReviewBook,
-    CaseBook,
+    CaseBook, ExemptionBook, ReleaseRequestBook,
 ):
     """See the module docstring and each part's."""

@@ -17,7 +17,7 @@ import structlog
 from gateway.store.base import StoreBase
 from gateway.store.errors import Conflict, NotFound
 from gateway.store.records import MARKABLE, REPORTING_WINDOW, IncidentRecord, allowed_next, incident_values
-from gateway.store.schema import incidents
+from gateway.store.schema import audit, incidents
 
 if TYPE_CHECKING:
     from gateway.facts import ScanResult
@@ -152,6 +152,15 @@ class IncidentBook(StoreBase):
         record = await self.get_incident(ref)
         assert record is not None
         return record
+
+    async def references_marked(self, status: str, *, since: datetime) -> set[str]:
+        """Incidents a person ever marked ``status`` (a false positive stays one after it is closed)."""
+        async with self.engine.connect() as conn:
+            refs = (await conn.execute(
+                sa.select(audit.c.reference).distinct()
+                .where(audit.c.event == "status", audit.c.new_status == status, audit.c.at >= since)
+            )).scalars().all()
+        return {r for r in refs if r}
 
     # ---------------------------------------------------------------- alert bookkeeping
 

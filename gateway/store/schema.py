@@ -242,5 +242,53 @@ recipient_history = sa.Table(
 organisation-wide scope), with when they were first and last delivered to; aged out by ``last_at``."""
 
 
+policy_exceptions = sa.Table(
+    "policy_exceptions",
+    metadata,
+    sa.Column("id", BigId(), primary_key=True, autoincrement=True),
+    sa.Column("sender", sa.String(512), nullable=False),
+    sa.Column("recipient", sa.String(512), nullable=False),
+    sa.Column("rules", Json(), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False, index=True),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("requested_by", sa.String(255), nullable=False),
+    sa.Column("requested_at", UtcDateTime(), nullable=False),
+    sa.Column("decided_by", sa.String(255), nullable=True),
+    sa.Column("decided_at", UtcDateTime(), nullable=True),
+    sa.Column("decision_reason", sa.Text(), nullable=True),
+    sa.Column("uses", sa.Integer(), nullable=False),
+    sa.Column("last_used_at", UtcDateTime(), nullable=True),
+)
+"""Policy exceptions (issue 15): ``pending`` → ``approved`` | ``denied`` (by an approver who did not ask for it)
+→ ``revoked``; an approved one applies until ``expires_at``. ``uses`` counts the messages it let through."""
+
+exception_uses = sa.Table(
+    "exception_uses",
+    metadata,
+    sa.Column("id", BigId(), primary_key=True, autoincrement=True),
+    sa.Column("exception_id", sa.BigInteger(), nullable=False, index=True),
+    sa.Column("at", UtcDateTime(), nullable=False, index=True),
+    sa.Column("txn_id", sa.String(64), nullable=False),
+    sa.Column("rules", Json(), nullable=False),
+)
+"""One row per message an exception let through (the transaction id, the rules it relaxed)."""
+
+release_requests = sa.Table(
+    "release_requests",
+    metadata,
+    sa.Column("id", BigId(), primary_key=True, autoincrement=True),
+    sa.Column("reference", sa.String(32), nullable=False, unique=True),
+    sa.Column("requested_at", UtcDateTime(), nullable=False),
+    sa.Column("justification", sa.Text(), nullable=False),
+    sa.Column("source", sa.String(64), nullable=True),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("decided_at", UtcDateTime(), nullable=True),
+    sa.Column("told_at", UtcDateTime(), nullable=True),
+)
+"""A sender's request to release their held message (issue 15), one per message (so the link is single use):
+``pending`` → ``released`` | ``rejected``; ``told_at`` when the sender was emailed the outcome."""
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -63,6 +63,7 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[bytes,
         "smime-openssl-aes.eml": (cf.openssl_smime(tmp), PASS),
         "smime-openssl-3des.eml": (cf.openssl_smime(tmp, cipher="-des3"), PASS),
         "smime-gateway-builder.eml": (cf.smime_message(mid="v3"), PASS),
+        "cms-gcm-ec-openssl.eml": (cf.openssl_cms_ec_gcm(tmp), PASS),
         "rpmsg.eml": (cf.rpmsg_message(cf.rpmsg_container(mime * 30)), PASS),
         # false claims: held, content read
         "fake-armour.eml": (_inline("-----BEGIN PGP MESSAGE-----\r\n\r\n" + cf.CHILD

@@ -202,3 +202,17 @@ def test_first_time_recipient_needs_content_and_knowledge() -> None:
     assert decide(facts(first_time=new, first_time_known=True, sensitivity=Sensitivity.NONE),
                   policy()).action is Action.PASS
     assert decide(facts(first_time=(), first_time_known=True), policy()).action is Action.PASS
+
+
+def test_scan_json_shows_case_fields_only_with_a_directory() -> None:
+    """``scan --json`` adds hashed case ids, the mismatching addresses and first-time (null: unknown) once a
+    directory exists, and nothing without one."""
+    from gateway.commands.scan import result_record
+
+    f = facts(case_directory=True, cases=("abcd",), distinct_cases=1,
+              case_unlinked=("s.patel@patel-solicitors.co.uk",))
+    rec = result_record(Path("m.eml"), f, decide(f, policy()), False, policy())
+    assert rec["cases"] == ["abcd"] and rec["case_mismatch"] == ["s.patel@patel-solicitors.co.uk"]
+    assert rec["first_time"] is None
+    plain = facts()
+    assert "cases" not in result_record(Path("m.eml"), plain, decide(plain, policy()), False, policy())

@@ -34,7 +34,7 @@ def test_smime_certificates_load_from_the_folder_the_policy_names(tmp_path: Path
     policy = yaml.safe_load((cfg_dir / "policy.yaml").read_text())
     policy["encrypt"]["mode"] = "smime"
     policy["encrypt"].setdefault("smime", {})["cert_dir"] = "certs"
-    for key in ("freemail", "storage_or_ai", "partner_domains", "personal_directory"):
+    for key in ("freemail", "storage_or_ai", "partner_domains", "personal_directory", "case_always_allowed"):
         if policy.get("recipients", {}).get(key):
             policy["recipients"][key] = str((cfg_dir / policy["recipients"][key]).resolve())
     for group in policy.get("sender_groups", {}).values():

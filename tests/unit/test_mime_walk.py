@@ -147,20 +147,43 @@ def test_opaque_signed_smime_is_read() -> None:
 
 
 def test_detached_signature_and_pgp_skipped() -> None:
-    """Detached signatures and PGP/MIME encrypted parts are skipped without unscannable items."""
-    raw = (
-        b"Subject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\n"
-        b'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; boundary=s\r\n\r\n--s\r\n'
-        b"Content-Type: text/plain\r\n\r\nsigned text\r\n--s\r\nContent-Type: application/pkcs7-signature\r\n"
-        b"Content-Transfer-Encoding: base64\r\n\r\nMIAGCSqGSIb3DQEHAqCAMIACAQEx\r\n--s--\r\n--o\r\n"
-        b'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary=e\r\n\r\n--e\r\n'
-        b"Content-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n--e\r\nContent-Type: application/octet-stream\r\n\r\n"
-        b"-----BEGIN PGP MESSAGE-----\r\nhQEMA\r\n-----END PGP MESSAGE-----\r\n--e--\r\n--o\r\n"
-        b"Content-Type: application/pgp-signature\r\n\r\n-----BEGIN PGP SIGNATURE-----\r\n--o--\r\n"
+    """Real detached signatures (CMS and OpenPGP) and a real PGP/MIME encrypted part are skipped without
+    unscannable items; the same labels on anything else are read (issue 12: labels are never proof)."""
+    import base64
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    from tests import crypto_fixtures as cf
+
+    cert, key = cf.rsa_cert()
+    cms = (
+        pkcs7.PKCS7SignatureBuilder().set_data(b"signed text\r\n").add_signer(cert, key, hashes.SHA256())
+        .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.DetachedSignature])
     )
-    result = run(raw)
-    assert texts(result) == {"subject": "x", "body": "signed text"}
-    assert result.unscannable == ()
+    signature_packet = cf.packet(2, b"\x04\x00\x16\x08" + bytes(6) + b"\x00\x00" + bytes(70))
+
+    def message(cms_part: bytes, pgp_part: str, pgp_signature: str) -> bytes:
+        return (
+            b"Subject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\n"
+            b'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; boundary=s\r\n\r\n--s\r\n'
+            b"Content-Type: text/plain\r\n\r\nsigned text\r\n--s\r\nContent-Type: application/pkcs7-signature\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(cms_part) + b"\r\n--s--\r\n--o\r\n"
+            b'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary=e\r\n\r\n--e\r\n'
+            b"Content-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n--e\r\n"
+            b"Content-Type: application/octet-stream\r\n\r\n" + pgp_part.encode() + b"\r\n--e--\r\n--o\r\n"
+            b"Content-Type: application/pgp-signature\r\n\r\n" + pgp_signature.encode() + b"\r\n--o--\r\n"
+        )
+
+    real = run(message(cms, cf.armour(cf.pgp_encrypted()), cf.armour(signature_packet, "SIGNATURE")))
+    assert texts(real) == {"subject": "x", "body": "signed text"}
+    assert real.unscannable == () and real.false_encryption_claims == ()
+    assert [n.detail for n in real.ciphertext] == ["OpenPGP encrypted message (PKESK, SEIPD)"]
+    fake = run(message(b"cms text " * 20, "-----BEGIN PGP MESSAGE-----\r\nhQEMA\r\n-----END PGP MESSAGE-----",
+                       "pgp signature text"))
+    assert fake.ciphertext == () and fake.false_encryption_claims
+    assert "pgp signature text" in "\n".join(texts(fake).values())
+    assert "cms text" in "\n".join(texts(fake).values())
 
 
 def test_inline_logo_without_ocr_is_not_text_scanned() -> None:

@@ -25,6 +25,7 @@ from detectors.findings import Finding, Sensitivity
 from detectors.forwarding import forwarding_evidence
 from detectors.marking import protective_marking
 from detectors.normalize import normalize
+from gateway.expectations import sample_cases, with_history
 from gateway.facts import ScanResult
 from gateway.mime.extract import extract
 from gateway.mime.limits import ExtractionLimits
@@ -40,6 +41,7 @@ EXPECT: list[dict[str, Any]] = yaml.safe_load((SAMPLES / "expectations.yaml").re
 CLASSIFIER = recipient_classifier(["cafcass.gov.uk"], POLICY)
 ENCRYPTION = encryption_rules(POLICY)
 MARKING = marking_rules(POLICY)
+CASES = sample_cases(SAMPLES)
 
 _STANDIN = {
     "UK_FAMILY_CASE_NUMBER": re.compile(r"\b[A-Z]{2}\d{2}[CP]\d{5}\b", re.IGNORECASE),
@@ -79,8 +81,18 @@ def facts_for(path: Path) -> ScanResult:
     enc = encryption_state(msg, ENCRYPTION, [n.detail for n in extraction.ciphertext])
     fwd = forwarding_evidence(msg)
     visible = _addresses(msg, "To", "Cc")
+    assert CASES is not None
+    case = CASES.match([(c.location, c.text) for c in extraction.chunks], sorted(cases),
+                       [r.address for r in recipients if r.cls != "internal"])
+    findings.extend(case.findings)
     sensitivity = Sensitivity.PERSONAL if findings else Sensitivity.NONE
+    if case.findings:
+        sensitivity = Sensitivity.SPECIAL_CATEGORY
     return ScanResult(
+        case_directory=True,
+        cases=case.cases,
+        distinct_cases=case.distinct,
+        case_unlinked=case.unlinked,
         sender=sender,
         recipients=recipients,
         findings=tuple(findings),
@@ -102,7 +114,7 @@ def facts_for(path: Path) -> ScanResult:
 
 def test_every_rule_has_a_firing_sample_and_a_near_miss() -> None:
     """Each default rule is shown firing by a sample, and the set has near misses that pass."""
-    fired = {r for e in EXPECT for r in e["rules"]}
+    fired = {r for e in EXPECT for r in (*e["rules"], *(e.get("monitor") or ()))}
     assert fired == {r.id for r in POLICY.rules}
     assert sum(1 for e in EXPECT if e["decision"] == "pass") >= len(POLICY.rules)
     assert sorted(p.name for p in SAMPLES.glob("*.eml")) == sorted(e["file"] for e in EXPECT)
@@ -111,5 +123,8 @@ def test_every_rule_has_a_firing_sample_and_a_near_miss() -> None:
 @pytest.mark.parametrize("case", EXPECT, ids=[e["file"] for e in EXPECT])
 def test_sample(case: dict[str, Any]) -> None:
     """The sample's decision and deciding rules match expectations.yaml."""
-    d = decide(facts_for(SAMPLES / case["file"]), POLICY)
+    facts = with_history(facts_for(SAMPLES / case["file"]), first_time=bool(case.get("first_time")))
+    d = decide(facts, POLICY)
     assert (d.action.label, sorted(d.rule_ids)) == (case["decision"], sorted(case["rules"])), case["why"]
+    if case.get("monitor") is not None:
+        assert sorted(h.rule_id for h in d.monitor) == sorted(case["monitor"]), case["why"]

@@ -74,8 +74,9 @@ class _Target:
         val = next((v for k, v in attrib.items() if local_name(k) == "val"), None)
         if local in self.spec.hidden_flags and (val is None or val.lower() not in ("0", "false", "off")):
             self._hide_run()
-        elif local == self.spec.tiny_size_tag and val is not None and val.isdigit() and int(val) <= self.spec.tiny_size_max:
-            self._hide_run()
+        elif local == self.spec.tiny_size_tag and val is not None and val.isdigit():
+            if int(val) <= self.spec.tiny_size_max:
+                self._hide_run()
 
     def start(self, tag: str, attrib: dict[str, str]) -> None:
         if not isinstance(tag, str):
