@@ -10,6 +10,7 @@ and the log never see a clear value. A rejected row is reported by line number a
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -76,22 +77,35 @@ def _email(value: str) -> str | None:
     return v if _EMAIL.fullmatch(v) else None
 
 
-def hash_row(key: bytes, case_number: str, role: str, name: str, dob: str | None, email: str | None) -> HashedRow:
-    """The hashes of one valid row (``dob`` already ``YYYY-MM-DD``, ``email`` already checked)."""
+def hash_row(
+    key: bytes, case_number: str, role: str, name: str, dob: str | None, email: str | None,
+    case_cache: dict[str, str] | None = None, known_forms: list[str] | None = None,
+) -> HashedRow:
+    """The hashes of one valid row (``dob`` already ``YYYY-MM-DD``, ``email`` already checked). ``case_cache``
+    keeps each case's hash across its rows (ten rows a case: nine HMACs saved)."""
     case = case_number if case_number.isalnum() and case_number.isupper() else canonical_case_number(case_number)
-    forms = name_forms(name) if name else []
+    case_hash = case_cache.get(case) if case_cache is not None else None
+    if case_hash is None:
+        case_hash = hex128(keyed(key, KIND_CASE, case))
+        if case_cache is not None:
+            if len(case_cache) > 100_000:
+                case_cache.clear()
+            case_cache[case] = case_hash
+    forms = (name_forms(name) if name else []) if known_forms is None else known_forms
     name_h = [hex128(keyed(key, KIND_NAME, f)) for f in forms]
     dob_h = [hex128(keyed(key, KIND_NAME_DOB, f"{f}|{dob}")) for f in forms] if dob else []
-    canon = "|".join((case, role, forms[0] if forms else "", dob or "", email or ""))
+    recipient = hex128(keyed(key, KIND_RECIPIENT, email)) if email else None
+    # The row's identity (for --delta removal) from its keyed parts: as opaque as they are, without another HMAC.
+    identity = "|".join((case_hash, role, name_h[0] if name_h else "", dob_h[0] if dob_h else "", recipient or ""))
     return HashedRow(
-        row_hash=hex128(keyed(key, KIND_ROW, canon)),
-        case_hash=hex128(keyed(key, KIND_CASE, case)),
+        row_hash=hashlib.blake2b(identity.encode(), digest_size=16, person=KIND_ROW.encode()).hexdigest(),
+        case_hash=case_hash,
         role=role,
         name_hash=name_h[0] if name_h else None,
         name_short_hash=name_h[1] if len(name_h) > 1 else None,
         name_dob_hash=dob_h[0] if dob_h else None,
         name_short_dob_hash=dob_h[1] if len(dob_h) > 1 else None,
-        recipient_hash=hex128(keyed(key, KIND_RECIPIENT, email)) if email else None,
+        recipient_hash=recipient,
     )
 
 
@@ -111,6 +125,7 @@ def read_directory(lines: Iterable[str], key: bytes, *, delta: bool = False) -> 
         out.rejected.append(Rejected(1, f"header must be {','.join(HEADER)}{extra}"))
         return out
     seen: set[str] = set()
+    case_cache: dict[str, str] = {}
     for fields in reader:
         line = reader.line_num
         if not any(f.strip() for f in fields):
@@ -120,7 +135,7 @@ def read_directory(lines: Iterable[str], key: bytes, *, delta: bool = False) -> 
             continue
         row = dict(zip(header, (f.strip() for f in fields), strict=True))
         action = row.get(DELTA_COLUMN, "add").lower() or "add"
-        problem, hashed = _row(key, row)
+        problem, hashed = _row(key, row, case_cache)
         if problem is None and action not in ("add", "remove"):
             problem = "action must be add or remove"
         if problem is not None or hashed is None:
@@ -133,7 +148,7 @@ def read_directory(lines: Iterable[str], key: bytes, *, delta: bool = False) -> 
     return out
 
 
-def _row(key: bytes, row: dict[str, str]) -> tuple[str | None, HashedRow | None]:
+def _row(key: bytes, row: dict[str, str], case_cache: dict[str, str]) -> tuple[str | None, HashedRow | None]:
     case = canonical_case_number(row["case_number"])
     if len(case) < 4:
         return "case_number is missing or too short", None
@@ -141,7 +156,8 @@ def _row(key: bytes, row: dict[str, str]) -> tuple[str | None, HashedRow | None]
     if role not in ROLES:
         return "role must be child, party or professional", None
     name = row["name"]
-    if name and not name_forms(name):
+    forms = name_forms(name) if name else []
+    if name and not forms:
         return "name needs a forename and a surname", None
     if role in ("child", "party") and not name:
         return f"name is required for a {role}", None
@@ -157,4 +173,4 @@ def _row(key: bytes, row: dict[str, str]) -> tuple[str | None, HashedRow | None]
             return "email is not an address or @domain", None
     if not name and email is None:
         return "a row needs a name or an email", None
-    return None, hash_row(key, case, role, name, dob, email)
+    return None, hash_row(key, case, role, name, dob, email, case_cache, forms)

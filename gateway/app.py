@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
+import socket
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -33,6 +36,10 @@ if TYPE_CHECKING:
     from gateway.store import Store
 
 log = structlog.get_logger("dlpgate.app")
+
+
+class ListenError(Exception):
+    """The SMTP address cannot be bound; ``str()`` is the one line ``serve`` prints (address and error)."""
 
 
 def apply_overrides(cfg: Config, *, listen: str | None = None, upstream: str | None = None) -> Config:
@@ -81,6 +88,29 @@ class App:
     console: ConsoleServer | None = None
     cases_check_seconds: float = 60.0
     """How often ``serve`` looks for a newer case-directory import (issue 16)."""
+    _listen_sock: socket.socket | None = None
+
+    def bind(self) -> None:
+        """Take the SMTP port before anything slow (store, models): a second ``serve`` on a busy port fails in
+        a moment with :class:`ListenError` instead of after loading the models (issue 17)."""
+        gw = self.cfg.gateway.server
+        address = f"{gw.listen_host}:{gw.listen_port}"
+        try:
+            infos = socket.getaddrinfo(gw.listen_host or None, gw.listen_port, type=socket.SOCK_STREAM,
+                                       flags=socket.AI_PASSIVE)
+            family, _, _, _, sockaddr = infos[0]
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(sockaddr)
+                sock.listen(100)
+                sock.setblocking(False)
+            except OSError:
+                sock.close()
+                raise
+        except OSError as exc:
+            raise ListenError(f"cannot listen on {address}: {exc.strerror or exc}") from None
+        self._listen_sock = sock
 
     @property
     def port(self) -> int:
@@ -143,7 +173,10 @@ class App:
             self._protocols.add(proto)
             return proto
 
-        self.server = await loop.create_server(factory, host=gw.server.listen_host, port=gw.server.listen_port)
+        if self._listen_sock is not None:  # bound by run() before the models were loaded
+            self.server = await loop.create_server(factory, sock=self._listen_sock)
+        else:
+            self.server = await loop.create_server(factory, host=gw.server.listen_host, port=gw.server.listen_port)
         log.info(
             "listening",
             host=gw.server.listen_host,
@@ -290,9 +323,11 @@ class App:
         except ConfigError as exc:
             for problem in exc.problems:
                 log.error("reload_failed", file=problem.file, key=problem.key, problem=problem.expected)
+            self._reload_status(False, [str(p) for p in exc.problems])
             return False
         except Exception as exc:
             log.error("reload_failed", error=exc.__class__.__name__)
+            self._reload_status(False, [f"unexpected error ({exc.__class__.__name__}); see the gateway log"])
             return False
         for warning in policy_warnings(fresh.policy):
             log.warning("policy_warning", problem=warning)
@@ -306,12 +341,27 @@ class App:
         except Exception as exc:
             log.error("reload_failed", error=exc.__class__.__name__, detail=str(exc)[:300])
             await runtime.close()
+            self._reload_status(False, [f"new configuration did not start ({exc.__class__.__name__}: "
+                                        f"{str(exc)[:200]})"])
             return False
         old, self.runtime, self.cfg = self.runtime, runtime, cfg
         if old is not None:
             old.retire()
         log.info("reloaded", generation=self.generation)
+        self._reload_status(True, [])
         return True
+
+    def _reload_status(self, ok: bool, problems: list[str]) -> None:
+        """Tell ``dlpgate reload`` (which sent the SIGHUP and waits) how it went: a small JSON file beside the
+        pid file, since a signal has no reply channel. Best effort: the log says the same."""
+        path = reload_status_path(self.cfg)
+        record = {"pid": os.getpid(), "at": time.time(), "ok": ok, "generation": self.generation,
+                  "problems": problems}
+        tmp = path.with_suffix(".tmp")
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(record))
+            tmp.replace(path)
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop accepting, let transactions in flight finish (bounded), then close everything."""
@@ -323,6 +373,8 @@ class App:
             self.handler.closing = True
         if self.server is not None:
             self.server.close()
+        elif self._listen_sock is not None:  # bound, but start() failed before serving on it
+            self._listen_sock.close()
         loop = asyncio.get_running_loop()
         end = loop.time() + grace
         while self.handler is not None and (self.handler.stats.in_flight or self.handler.stats.open_transactions):
@@ -370,17 +422,26 @@ class App:
             loop.add_signal_handler(sig, on_term)
         loop.add_signal_handler(signal.SIGHUP, on_hup)
         pidfile = pidfile_path(self.cfg)
+        mine = str(os.getpid())
+        self.bind()  # a busy port ends here, before models load and before the pid file is touched
         try:
             await self.start()
             with contextlib.suppress(OSError):
                 pidfile.parent.mkdir(parents=True, exist_ok=True)
-                pidfile.write_text(str(os.getpid()))
+                pidfile.write_text(mine)
             await term.wait()
         finally:
             await self.stop()
+            # Only our own pid file: removing another instance's would leave `dlpgate reload` unable to find it.
             with contextlib.suppress(OSError):
-                pidfile.unlink()
+                if pidfile.read_text().strip() == mine:
+                    pidfile.unlink()
 
 
 def pidfile_path(cfg: Config) -> Path:
     return cfg.state_dir / "dlpgate.pid"
+
+
+def reload_status_path(cfg: Config) -> Path:
+    """Where the gateway reports the outcome of the last SIGHUP reload (read by ``dlpgate reload``)."""
+    return cfg.state_dir / "dlpgate.reload.json"

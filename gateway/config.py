@@ -285,6 +285,51 @@ def optional_case_key(cfg: Config) -> bytes | None:
         return None
 
 
+class SyslogSettings(FrozenModel):
+    """Incidents as structured syslog events for a SIEM (issue 17; sent by ``gateway.notify.syslog``). Metadata
+    only: reference, action, status, sensitivity, rule ids, entity types and counts; never addresses or content."""
+
+    enabled: bool = Field(False, description="Send one syslog event per committed incident.")
+    target: str = Field(
+        "udp://127.0.0.1:514", pattern=r"^(udp|tcp)://[^/:]+(:\d{1,5})?$",
+        description="The collector: udp://HOST:PORT (one datagram) or tcp://HOST:PORT (RFC 6587 octet counting).",
+    )
+    format: Literal["rfc5424", "cef"] = Field(
+        "rfc5424", description="rfc5424: fields as structured data; cef: ArcSight CEF in the message part."
+    )
+    facility: int = Field(13, ge=0, le=23, description="Syslog facility number (13 = log audit, 16 = local0).")
+    app_name: str = Field("dlpgate", pattern=r"^[!-~]{1,48}$", description="RFC 5424 APP-NAME.")
+    sd_id: str = Field(
+        "dlpgate@32473", pattern=r"^[!-~]{1,32}$",
+        description="RFC 5424 SD-ID of the incident element (32473 is the documentation enterprise number; use "
+        "your own if the SIEM cares).",
+    )
+    timeout: float = Field(5.0, gt=0, description="Seconds to connect and send (TCP).")
+
+
+class DkimSettings(FrozenModel):
+    """DKIM signing of the messages the gateway changes (issue 17): a subject tag or S/MIME breaks the sender's
+    signature, so the gateway re-signs for its own domain. The key stays in a file only the service reads."""
+
+    enabled: bool = Field(False, description="Sign messages the gateway changed (tagged subject, S/MIME).")
+    domain: str | None = Field(None, description="d= of the signature (the organisation's signing domain).")
+    selector: str | None = Field(None, description="s= of the signature (the DNS record selector._domainkey.domain).")
+    key_file: Path | None = Field(
+        None, description="PEM RSA or Ed25519 private key (relative to the config folder); never logged."
+    )
+    headers: list[str] = Field(
+        default_factory=lambda: ["from", "to", "cc", "subject", "date", "message-id", "reply-to", "mime-version",
+                                 "content-type", "content-transfer-encoding"],
+        min_length=1, description="Header fields to sign (From is always signed).",
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> DkimSettings:
+        if self.enabled and not (self.domain and self.selector and self.key_file):
+            raise ValueError("dkim.enabled needs domain, selector and key_file")
+        return self
+
+
 class GatewaySettings(FrozenModel):
     node_name: str = Field(
         default_factory=lambda: os.uname().nodename, description="This node's name in incidents and logs."
@@ -315,6 +360,10 @@ class GatewaySettings(FrozenModel):
     cases: CasesSettings = Field(
         default_factory=CasesSettings, description="Case directory key and first-time recipients (issue 16)."
     )
+    syslog: SyslogSettings = Field(
+        default_factory=SyslogSettings, description="Incidents as structured syslog events (issue 17)."
+    )
+    dkim: DkimSettings = Field(default_factory=DkimSettings, description="DKIM signing of changed mail (issue 17).")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -65,15 +65,61 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError.one(path, where, f"invalid YAML: {problem}") from None
 
 
-def validation_problems(path: Path | str, exc: ValidationError, prefix: str = "") -> list[ConfigProblem]:
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The settings models an annotation can hold (through Optional, list, dict, Annotated, unions)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _field_names_at(model: type[BaseModel], loc: tuple[Any, ...]) -> set[str]:
+    """The keys allowed at ``loc`` (a validation error's path, without its last part): what "did you mean"
+    compares an unknown key with. List indexes and dict keys pass through to the element's model."""
+    candidates = [model]
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        nxt = [m for c in candidates if part in c.model_fields for m in _models_in(c.model_fields[part].annotation)]
+        if nxt:
+            candidates = nxt
+        elif not any(part in c.model_fields for c in candidates):
+            continue  # a dict key or a union tag: stay with the models we have
+        else:
+            return set()
+    return {name for c in candidates for name in c.model_fields}
+
+
+def _named_position(data: Any, loc: tuple[Any, ...]) -> str:
+    """``recognizers.15.patterns.0.regex`` says where, not which: the ``name`` of the outermost list entry
+    on the path (a recognizer's, a rule's), so the operator can search the file for it. "" when there is none."""
+    node = data
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return ""
+        if isinstance(part, int) and isinstance(node, dict) and isinstance(node.get("name"), str):
+            return str(node["name"])
+    return ""
+
+
+def validation_problems(
+    path: Path | str, exc: ValidationError, prefix: str = "", *, model: type[BaseModel] | None = None,
+    data: Any = None,
+) -> list[ConfigProblem]:
     problems = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"])
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc)
+        name = _named_position(data, loc) if data is not None else ""
+        if name:
+            key = f"{key} (name: {name})"
         if prefix:
             key = f"{prefix}.{key}" if key else prefix
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
-            msg = "unknown key (check spelling; see the documented keys)"
+            hint = did_you_mean(str(loc[-1]), _field_names_at(model, loc[:-1])) if model and loc else ""
+            msg = f"unknown key{hint or ' (check spelling; see the documented keys)'}"
         elif err["type"] == "missing":
             msg = "required key is missing"
         problems.append(ConfigProblem(str(path), key, msg))
@@ -88,7 +134,7 @@ def model_from_data(path: Path | str, data: Any, model: type[M], prefix: str = "
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(validation_problems(path, exc, prefix)) from None
+        raise ConfigError(validation_problems(path, exc, prefix, model=model, data=data)) from None
 
 
 def read_list_file(path: Path) -> list[str]:

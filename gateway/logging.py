@@ -15,18 +15,31 @@ from typing import Any
 import structlog
 
 _FORBIDDEN_KEYS = frozenset({"subject", "body", "text", "content", "texts", "value", "values", "raw"})
-_TRUSTED_KEYS = frozenset({"timestamp", "level", "logger", "peer", "txn", "incident", "event"})
+_TRUSTED_KEYS = frozenset({"timestamp", "level", "logger", "peer", "txn", "incident", "event", "listen"})
+# Keys whose value is a calendar day or time (the digest's "day", a purge's "before"): an ISO date there is an
+# operational fact, not a date of birth, and operators need it readable (issue 17). Elsewhere an ISO date could
+# be anything read from a message, so it stays masked like any long digit run.
+_DATE_KEYS = frozenset({"day", "date", "since", "until", "before", "after", "expires", "due"})
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
 _EMAIL = re.compile(r"[^\s<>\"'@,;:]+@[A-Za-z0-9.\-]+")
-_DIGITS = re.compile(r"\d(?:[ \-.]?\d){6,}")
+# An incident reference (INC-2026-000123, gateway/store/records.py) is our own counter, not personal data: it
+# is matched first and kept, so operators can follow an incident from the log to the console.
+_DIGITS = re.compile(r"(?P<ref>\bINC-\d{4}-\d+\b)|\d(?:[ \-.]?\d){6,}")
 
 
-def _scrub(value: Any) -> Any:
+def _mask_digits(match: re.Match[str]) -> str:
+    return match.group(0) if match.group("ref") else "<digits>"
+
+
+def _scrub(value: Any, key: str = "") -> Any:
     if isinstance(value, str):
-        return _DIGITS.sub("<digits>", _EMAIL.sub("<address>", value))
+        if key in _DATE_KEYS and _ISO_DATE.fullmatch(value):
+            return value
+        return _DIGITS.sub(_mask_digits, _EMAIL.sub("<address>", value))
     if isinstance(value, list | tuple):
         return [_scrub(v) for v in value]
     if isinstance(value, dict):
-        return {k: ("<redacted>" if k in _FORBIDDEN_KEYS else _scrub(v)) for k, v in value.items()}
+        return {k: ("<redacted>" if k in _FORBIDDEN_KEYS else _scrub(v, str(k))) for k, v in value.items()}
     return value
 
 
@@ -35,7 +48,7 @@ def redact_processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> M
         if key in _FORBIDDEN_KEYS:
             event_dict[key] = "<redacted>"
         elif key not in _TRUSTED_KEYS:
-            event_dict[key] = _scrub(event_dict[key])
+            event_dict[key] = _scrub(event_dict[key], key)
     return event_dict
 
 

@@ -112,7 +112,9 @@ class MetricsServer:
         try:
             server = await asyncio.start_server(self._handle, host.strip("[]"), int(port))
         except OSError as exc:
-            log.error("metrics_listen_failed", error=exc.__class__.__name__)
+            # Name the address and the reason: "OSError" alone does not tell an operator which port clashed.
+            log.error("metrics_listen_failed", listen=self.listen, error=exc.__class__.__name__,
+                      detail=exc.strerror or str(exc))
             return
         self.port = server.sockets[0].getsockname()[1]
         log.info("metrics_listening", port=self.port)

@@ -37,6 +37,8 @@ def new_root() -> Path:
 class Postfix:
     root: Path
     port: int = 0
+    extra_main: tuple[str, ...] = ()
+    """main.cf lines after the defaults (a later line wins: e.g. relay instead of the local Maildir)."""
 
     @property
     def maildir(self) -> Path:
@@ -103,6 +105,7 @@ class Postfix:
                     "disable_dns_lookups = yes",
                     "smtp_dns_support_level = disabled",
                     "biff = no",
+                    *self.extra_main,
                     "",
                 ]
             )

@@ -60,4 +60,12 @@ def run(args: argparse.Namespace) -> int:
     for line in failures:
         print(line, file=sys.stderr)
     print(f"samples: {'ok' if not failures else f'{len(failures)} mismatches'} ({samples})")
+    if failures:
+        # After a deliberate policy change the samples' expectations are simply out of date: say what to do.
+        print(
+            f"  if the policy change is intended, update the expected decision/rules of those samples in "
+            f"{samples / 'expectations.yaml'} (`dlpgate scan --json FILE` shows the new outcome); "
+            f"to validate only the files, run `dlpgate check-config --no-samples`",
+            file=sys.stderr,
+        )
     return 1 if failures else 0

@@ -19,7 +19,12 @@ if TYPE_CHECKING:
     from gateway.store import Store
 
 
-def _day(value: str) -> date:
+def _day(value: str) -> date | str:
+    """YYYY-MM-DD, or ``today``/``yesterday`` (checking today's digest so far is the common dry run). The
+    words are resolved later, in ``digest.timezone``, once the configuration is loaded."""
+    word = value.strip().lower()
+    if word in ("today", "yesterday"):
+        return word
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -31,7 +36,8 @@ def register(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="digest_command", required=True, metavar="ACTION")
     p = sub.add_parser("send", help="build and send one day's digest (default: yesterday, local time)")
     add_config_argument(p)
-    p.add_argument("--date", type=_day, metavar="YYYY-MM-DD", help="the day to cover (digest.timezone)")
+    p.add_argument("--date", type=_day, metavar="YYYY-MM-DD|today",
+                   help="the day to cover (digest.timezone); also 'today' or 'yesterday'")
     p.add_argument("--dry-run", action="store_true", help="print the digest, send and record nothing")
     p.add_argument(
         "--format", choices=("text", "html", "eml"), default="text", help="what --dry-run prints (default text)"
@@ -44,8 +50,21 @@ def run(args: argparse.Namespace) -> int:
     return run_with_store(args, lambda cfg, store: _send(args, cfg, store))
 
 
+def _resolve_day(value: date | str | None, cfg: Config) -> date | None:
+    """``today``/``yesterday`` as the digest's own calendar (digest.timezone) sees them, not the host's."""
+    if not isinstance(value, str):
+        return value
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(ZoneInfo(cfg.gateway.digest.timezone)).date()
+    return today if value == "today" else today - timedelta(days=1)
+
+
 async def _send(args: argparse.Namespace, cfg: Config, store: Store) -> int:
     from gateway.notify.digest import send_digest
+
+    args.date = _resolve_day(args.date, cfg)
 
     if args.dry_run:
         outcome = await send_digest(cfg, store, None, day=args.date, dry_run=True)

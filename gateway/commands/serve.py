@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
 from gateway.cli import add_config_argument
 
@@ -18,12 +19,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from gateway.app import App, apply_overrides
+    from gateway.app import App, ListenError, apply_overrides
     from gateway.config import load
     from gateway.logging import configure_logging
 
     configure_logging(json=args.log_format == "json")
     cfg = apply_overrides(load(args.config), listen=args.listen, upstream=args.upstream)
 
-    asyncio.run(App(cfg).run())
+    try:
+        asyncio.run(App(cfg).run())
+    except ListenError as exc:  # a busy port is an operator's mistake, not a crash: one line, no traceback
+        print(f"dlpgate serve: {exc}", file=sys.stderr)
+        return 1
     return 0

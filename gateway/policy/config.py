@@ -365,7 +365,11 @@ def policy_warnings(policy: PolicyConfig) -> list[str]:
         return ["the policy has no enabled rules (allow_empty: true): every message passes unchanged"]
     if all(r.mode == "monitor" for r in enabled):
         return [f"all {len(enabled)} enabled rules are in monitor mode: nothing is enforced, hits are only recorded"]
-    return []
+    return [
+        f"rule {r.id}: exemptable: false has no effect on a {'monitor-mode' if r.mode == 'monitor' else 'pass'} rule"
+        for r in enabled
+        if not r.exemptable and (r.mode == "monitor" or r.action == "pass")
+    ]
 
 
 def load_policy(path: Path) -> PolicyConfig:

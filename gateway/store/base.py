@@ -60,6 +60,11 @@ class AfterCommit(Protocol):
         """A message and its incident were committed to quarantine."""
         ...
 
+    def incident_recorded(self, ref: str, row: Mapping[str, Any]) -> None:
+        """Any incident row was committed (relayed, rejected, quarantined, or a spooled one written late): the row
+        as ``records.incident_values`` built it, for the SIEM event (issue 17; the listener picks the fields)."""
+        ...
+
 
 class StoreBase:
     """The shared half of ``Store``. Build with ``await Store.open(cfg)``; one per process."""

@@ -220,7 +220,7 @@ case_rows = sa.Table(
     metadata,
     sa.Column("id", BigId(), primary_key=True, autoincrement=True),
     sa.Column("row_hash", sa.String(32), nullable=False, unique=True),
-    sa.Column("case_hash", sa.String(32), nullable=False, index=True),
+    sa.Column("case_hash", sa.String(32), nullable=False),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("name_hash", sa.String(32), nullable=True),
     sa.Column("name_short_hash", sa.String(32), nullable=True),

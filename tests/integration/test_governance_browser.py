@@ -321,6 +321,7 @@ async def notice_link(env: Env, ref: str) -> str:
 
 async def test_sender_release_link_once_and_expiring(env: Env) -> None:
     code, text = await env.send("lookalike-label-fire.eml", SENDER, ["tom.jones@cafcass-gov.uk"])
+    assert code == 250 and "held for review" in text
     ref = text.split("reference ")[1].split()[0].rstrip(".,)")
     path = await notice_link(env, ref)
     assert path.startswith(f"/release/{ref}.")
@@ -361,7 +362,8 @@ async def test_sender_release_link_once_and_expiring(env: Env) -> None:
     assert (await env.store.get_release_request(ref)).state == "rejected"
 
     # a link expires: 8 days on, another message's link is refused
-    code, text = await env.send("lookalike-label-fire.eml", SENDER, ["tom.jones@cafcass-gov.uk"])
+    code2, text = await env.send("lookalike-label-fire.eml", SENDER, ["tom.jones@cafcass-gov.uk"])
+    assert code2 == 250
     ref2 = text.split("reference ")[1].split()[0].rstrip(".,)")
     path2 = await notice_link(env, ref2)
     env.clock.advance(days=8)

@@ -65,3 +65,49 @@ def test_expiry_needs_nobody() -> None:
     ex = exemption({"lookalike-domain"}, days=1)
     assert active((ex,), NOW) == (ex,)
     assert active((ex,), NOW + timedelta(days=1)) == ()
+
+
+def test_check_config_validates_exemptable() -> None:
+    """``exemptable`` is a checked boolean; marking a rule that cannot stop anything is pointed out."""
+    from pydantic import ValidationError
+
+    from gateway.policy.config import PolicyConfig, policy_warnings
+
+    data = POLICY.model_dump()
+    data["rules"][0]["exemptable"] = "sometimes"
+    with pytest.raises(ValidationError):
+        PolicyConfig.model_validate(data)
+    data["rules"][0]["exemptable"] = False
+    data["rules"][0]["mode"] = "monitor"
+    warnings = policy_warnings(PolicyConfig.model_validate(data).with_lists(POLICY.lists))
+    assert any("exemptable: false has no effect" in w for w in warnings)
+    assert policy_warnings(POLICY) == []
+
+
+class _FakeStore:
+    def __init__(self, items: tuple[Exemption, ...], *, fail: bool = False) -> None:
+        self.items, self.fail, self.now, self.reads = items, fail, NOW, 0
+
+    def clock(self) -> datetime:
+        return self.now
+
+    async def active_exemptions(self) -> tuple[Exemption, ...]:
+        self.reads += 1
+        if self.fail:
+            raise ConnectionError("database down")
+        return self.items
+
+
+async def test_the_gateway_cache_fails_closed_and_expires_between_reads() -> None:
+    from gateway.exemptcache import ExemptionCache
+
+    ex = exemption({"lookalike-domain"}, days=1)
+    store = _FakeStore((ex,))
+    cache = ExemptionCache(ttl=3600)
+    assert await cache.current(store) == (ex,)  # type: ignore[arg-type]
+    store.now = NOW + timedelta(days=2)  # no re-read (TTL), yet it has stopped applying
+    assert await cache.current(store) == () and store.reads == 1  # type: ignore[arg-type]
+    down = _FakeStore((ex,), fail=True)
+    cache.invalidate()  # the next read is due, and the store does not answer: no exceptions at all
+    assert await cache.current(down) == () and cache.failures == 1  # type: ignore[arg-type]
+    assert await ExemptionCache().current(None) == ()

@@ -51,7 +51,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_case_rows"),
         sa.UniqueConstraint("row_hash", name="uq_case_rows_row_hash"),
     )
-    op.create_index("ix_case_rows_case_hash", "case_rows", ["case_hash"])
     op.create_table(
         "recipient_history",
         sa.Column("pair_hash", sa.String(32), nullable=False),
@@ -65,6 +64,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_recipient_history_last_at", table_name="recipient_history")
     op.drop_table("recipient_history")
-    op.drop_index("ix_case_rows_case_hash", table_name="case_rows")
     op.drop_table("case_rows")
     op.drop_table("case_directory")
