@@ -37,6 +37,7 @@ def routes(console: Console) -> list[Route]:
         return console.page(
             request, "exceptions.html", viewer, items=items, rules=rule_choices(), now=now,
             max_days=console.settings.exception_max_days,
+            groups=sorted(console.cfg.policy.lists.sender_groups),
             default_until=(now + timedelta(days=30)).astimezone(console.tz).date().isoformat(),
         )
 
@@ -50,8 +51,14 @@ def routes(console: Console) -> list[Route]:
         chosen = sorted({str(v) for v in form.getlist("rules")})
         known = {rid: exemptable for rid, _d, exemptable in rule_choices()}
         problems = []
-        if not _SENDER.match(sender):
-            problems.append("Give the sender as an address, or @domain for everyone there.")
+        groups = console.cfg.policy.lists.sender_groups
+        if sender.startswith("group:"):
+            name = fields.get("sender", "").strip()[6:]
+            sender = f"group:{name}"
+            if name not in groups:
+                problems.append(f"There is no sender group {name!r} in the policy's lists.")
+        elif not _SENDER.match(sender):
+            problems.append("Give the sender as an address, @domain for everyone there, or group:NAME.")
         if not _RECIPIENT.match(recipient):
             problems.append("Give the recipient as an address or a domain.")
         if not chosen or any(r not in known for r in chosen):

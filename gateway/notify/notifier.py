@@ -9,13 +9,14 @@ sent by then is claimed again by the next scheduler's retry).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from gateway.notify.alerts import alerts_configured, send_alert
 from gateway.notify.notices import notify_sender
+from gateway.notify.syslog import SyslogSender
 
 if TYPE_CHECKING:
     from gateway.config import Config
@@ -38,6 +39,8 @@ class Notifier:
         self.store = store
         self.upstream = upstream
         self._tasks: set[asyncio.Task[None]] = set()
+        settings = cfg.gateway.syslog
+        self.syslog = SyslogSender(settings) if settings.enabled else None
 
     @property
     def sends_alerts(self) -> bool:
@@ -54,6 +57,13 @@ class Notifier:
             await notify_sender(self.cfg, self.upstream, ref, sub, scan, decision, now=self.store.clock())
 
         self._spawn(notice, "notice", ref)
+
+    def incident_recorded(self, ref: str, row: Mapping[str, Any]) -> None:
+        """Every committed incident goes to the SIEM as one syslog event, when configured (issue 17)."""
+        syslog = self.syslog
+        if syslog is None:
+            return
+        self._spawn(lambda: syslog.incident(ref, row), "syslog", ref)
 
     def _spawn(self, factory: Callable[[], Awaitable[None]], what: str, reference: str) -> None:
         async def runner() -> None:

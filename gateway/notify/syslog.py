@@ -114,13 +114,23 @@ def cef(settings: SyslogSettings, fields: Mapping[str, str], now: datetime, vers
     return f"{_header(settings, sev, 'INCIDENT', now)} - {head}|{extension}".encode()
 
 
+def _package_version() -> str:
+    """CEF's device version: the installed dlpgate's (a SIEM maps fields per product version)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dlpgate")
+    except PackageNotFoundError:
+        return "0"
+
+
 class SyslogSender:
     """Formats and sends one event per incident. A collector that is down costs a logged error per event, never
     an exception into the caller: the incident itself is safe in the database."""
 
-    def __init__(self, settings: SyslogSettings, version: str = "0") -> None:
+    def __init__(self, settings: SyslogSettings, version: str | None = None) -> None:
         self.settings = settings
-        self.version = version
+        self.version = version or _package_version()
         url = urlsplit(settings.target)
         self.transport = url.scheme
         self.host = url.hostname or "127.0.0.1"

@@ -289,7 +289,8 @@ def decide(facts: ScanResult, policy: PolicyConfig, exemptions: Iterable[Exempti
         if rule.mode == "monitor":
             monitored.append(hit)
             continue
-        cover = next((e for e in exemptions if rule.exemptable and e.covers(facts, rule.id)), None)
+        groups = policy.lists.sender_groups
+        cover = next((e for e in exemptions if rule.exemptable and e.covers(facts, rule.id, groups)), None)
         if cover is not None:
             exempted.append(hit)
             used.extend([cover.id] if cover.id not in used else [])

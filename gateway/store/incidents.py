@@ -73,6 +73,7 @@ class IncidentBook(StoreBase):
             row = values | {"reference": ref} | ({"alert_attempt_at": self.clock()} if claim else {})
             await conn.execute(sa.insert(incidents).values(**row))
         log.info("incident.recorded", reference=ref, status=values["status"], action=values["action"])
+        self._after_commit("incident_event", ref, lambda listener: listener.incident_recorded(ref, values))
         if claim:
             self._after_commit("alert", ref, lambda listener: listener.potential_breach(ref))
         return ref

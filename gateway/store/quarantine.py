@@ -120,6 +120,7 @@ class QuarantineBook(StoreBase):
                 )
             )
         log.info("quarantine.stored", reference=ref, size=len(sub.raw), action=decision.action.label)
+        self._after_commit("incident_event", ref, lambda listener: listener.incident_recorded(ref, values))
         self._after_commit("notice", ref, lambda listener: listener.quarantined(ref, sub, scan, decision))
         return ref
 

@@ -13,10 +13,10 @@ import pytest
 import pytest_asyncio
 
 from gateway.app import App
-from gateway.cli import main as cli_main
 from gateway.config import load
 from gateway.store import Store
 from tests.smtp_fixtures import Upstream, make_config
+from tests.store_fixtures import run_cli
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -79,8 +79,9 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
     cfg_dir = make_config(tmp, {"upstream": {"url": up.url}, "scan": {"enabled": True, "workers": 1},
                                 "notifications": {"notify_sender_on_quarantine": False}})
     (tmp / "dir.csv").write_text(DIRECTORY)
-    rc = await asyncio.to_thread(cli_main, ["cases", "import", str(tmp / "dir.csv"), "--config", str(cfg_dir)])
-    assert rc == 0
+    done = await asyncio.to_thread(run_cli, "cases", "import", str(tmp / "dir.csv"), "--config", str(cfg_dir),
+                                   cwd=tmp)
+    assert done.returncode == 0, done.stderr
     app = App(load(cfg_dir))
     await app.start()
     yield Env(app, up, cfg_dir)
@@ -200,13 +201,13 @@ async def test_failed_import_leaves_the_old_directory(env: Env) -> None:
     assert after == before
 
 
-def test_import_without_key_is_refused_with_how_to_set_one(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_import_without_key_is_refused_with_how_to_set_one(tmp_path: Path) -> None:
     """No key: nothing is imported, and the message names the variable (and the key file) to set."""
-    monkeypatch.delenv("DLPGATE_CASES_KEY", raising=False)
     cfg_dir = make_config(tmp_path, {})
     (tmp_path / "dir.csv").write_text(DIRECTORY)
-    assert cli_main(["cases", "import", str(tmp_path / "dir.csv"), "--config", str(cfg_dir)]) == 1
-    err = capsys.readouterr().err
+    done = await asyncio.to_thread(run_cli, "cases", "import", str(tmp_path / "dir.csv"), "--config", str(cfg_dir),
+                                   cwd=tmp_path, env={"DLPGATE_CASES_KEY": ""})
+    assert done.returncode == 1
+    err = done.stderr
     assert "DLPGATE_CASES_KEY" in err and "cases.key_file" in err and "keygen" in err
     assert not (tmp_path / "state" / "dlpgate.db").exists()

@@ -53,6 +53,14 @@ def test_domain_wide_sender() -> None:
     assert d.action is Action.PASS
 
 
+def test_sender_group() -> None:
+    held = decide(facts(LOOKALIKE, sender="assoc.one@cafcass.gov.uk"), POLICY)
+    ex = exemption(set(held.rule_ids), sender="group:associates")
+    d = decide(facts(LOOKALIKE, sender="assoc.one@cafcass.gov.uk"), POLICY, [ex])
+    assert "lookalike-domain" not in d.rule_ids and d.exemptions_used == (7,)  # other rules still apply
+    assert decide(facts(LOOKALIKE), POLICY, [ex]).exemptions_used == ()  # SENDER is not in the group
+
+
 def test_a_rule_marked_not_exemptable_is_never_relaxed() -> None:
     rule = next(r for r in POLICY.rules if r.id == "personal-address")
     assert rule.exemptable is False
