@@ -102,8 +102,7 @@ class App:
             sock = socket.socket(family, socket.SOCK_STREAM)
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind(sockaddr)
-                sock.listen(100)
+                sock.bind(sockaddr)  # listen() comes from create_server once ready: until then clients are refused
                 sock.setblocking(False)
             except OSError:
                 sock.close()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from gateway.actions.dkim import sign_if_configured
 from gateway.actions.encrypt import add_subject_tag, smime_encrypt
 from gateway.actions.fields import prepend_fields
 from gateway.actions.tag import outgoing_headers
@@ -153,6 +154,7 @@ class Pipeline:
         if rest is not None:
             data = rest.head
             streamable = rest.head_complete and (decision.encrypt_mode or "subject_tag") != "smime"
+            streamable = streamable and not rt.cfg.gateway.dkim.enabled  # a signature hashes every body byte
             if action == Action.ENCRYPT and not streamable:
                 data, rest = rest.read(), None
         headers: list[tuple[str, str]] = []
@@ -162,6 +164,8 @@ class Pipeline:
         if action == Action.ENCRYPT:
             assert facts is not None
             data, target, upstream_txn = await self._encrypt(txn, env, rt, decision, data)
+            if target is self.upstream:  # changed here: re-sign (actions/dkim.py); a smarthost signs its own
+                data = sign_if_configured(rt.cfg, data)
         message = received + prepend_fields(data, headers)
         try:
             reply = await self._send(target, upstream_txn, env, message, rest)

@@ -178,3 +178,28 @@ def load_case_matcher(cfg: Config) -> CaseMatcher | None:
     except ValueError as exc:
         print(f"warning: {exc}", file=sys.stderr)
         return None
+
+
+def csv_case_matcher(cfg: Config, file: Path) -> CaseMatcher | None:
+    """A directory CSV hashed in memory with the configured key (``scan --cases``); None, said on stderr, when
+    there is no key or the file has rejected rows."""
+    from detectors.casedir import read_directory
+    from detectors.cases import CaseMatcher, CaseSnapshot, key_id
+    from gateway.config import CaseKeyError, case_key
+
+    try:
+        key = case_key(cfg)
+    except CaseKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    try:
+        with file.open(encoding="utf-8-sig", newline="") as fh:
+            parsed = read_directory(fh, key)
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read {file} ({exc.__class__.__name__})", file=sys.stderr)
+        return None
+    for r in parsed.rejected:
+        print(f"{file}:{r.line}: rejected: {r.reason}", file=sys.stderr)
+    if parsed.rejected:
+        return None
+    return CaseMatcher(CaseSnapshot.build("csv", key_id(key), (r.snapshot_row() for r in parsed.adds)), key)

@@ -6,8 +6,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.cli import add_config_argument
+
+if TYPE_CHECKING:
+    from gateway.config import Config
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -36,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
         from gateway.scan import recipient_classifier
 
         recipient_classifier(cfg.gateway.organisation.domains, cfg.policy)
+        _check_dkim_key(cfg)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"{problem.file}: {problem.key or '<top>'}: {problem.expected}", file=sys.stderr)
@@ -69,3 +74,18 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if failures else 0
+
+
+def _check_dkim_key(cfg: Config) -> None:
+    """A DKIM key that cannot sign would turn every changed message into a 451 at run time: try it here, on a
+    tiny message, so the operator learns it from ``check-config`` (the error names the file, never the key)."""
+    dkim_cfg = cfg.gateway.dkim
+    if not dkim_cfg.enabled or dkim_cfg.key_file is None:
+        return
+    from gateway.actions.dkim import DkimError, sign
+    from gateway.config_errors import ConfigError
+
+    try:
+        sign(b"From: check@example.org\r\nSubject: check\r\n\r\ncheck\r\n", dkim_cfg, cfg.resolve(dkim_cfg.key_file))
+    except DkimError as exc:
+        raise ConfigError.one(cfg.directory / "gateway.yaml", "dkim.key_file", str(exc)) from None

@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--reveal", action="store_true", help="add the matched texts to each finding")
     p.add_argument("--mail-from", metavar="ADDR", help="envelope sender (default: From header)")
     p.add_argument("--rcpt", action="append", metavar="ADDR", help="envelope recipient (repeat)")
+    p.add_argument("--cases", metavar="CSV", default=None,
+                   help="judge with this case-directory CSV (hashed in memory with the configured key) instead of "
+                   "the imported directory: try a directory extract before importing it")
     p.set_defaults(func=run)
 
 
@@ -96,7 +99,15 @@ def run(args: argparse.Namespace) -> int:
     from gateway.policy.model import Action
 
     cfg = load(args.config)
-    evaluator = Evaluator(cfg, cases=load_case_matcher(cfg))
+    if args.cases:
+        from gateway.commands.cases import csv_case_matcher
+
+        matcher = csv_case_matcher(cfg, Path(args.cases))
+        if matcher is None:
+            return 2
+    else:
+        matcher = load_case_matcher(cfg)
+    evaluator = Evaluator(cfg, cases=matcher)
     evaluator.scanner  # noqa: B018 - build the models before the progress bar starts
     files = list(iter_files(args.paths))
     rc = 0

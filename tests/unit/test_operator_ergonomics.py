@@ -95,3 +95,15 @@ def test_digest_date_accepts_today_and_yesterday() -> None:
     assert _day("2026-12-01") == date(2026, 12, 1)
     with pytest.raises(argparse.ArgumentTypeError):
         _day("tomorrow")
+
+
+def test_systemd_example_config_validates_with_an_absolute_state_dir() -> None:
+    """deploy/systemd/gateway.yaml is what /etc/dlpgate starts from: it validates, and its state_dir is absolute
+    (a relative one would land in /etc, read-only under ProtectSystem=strict)."""
+    data = yaml.safe_load((REPO / "deploy" / "systemd" / "gateway.yaml").read_text())
+    settings = model_from_data("gateway.yaml", data, GatewaySettings)
+    assert settings.state_dir == Path("/var/lib/dlpgate")
+    unit = (REPO / "deploy" / "systemd" / "dlpgate.service").read_text()
+    for option in ("NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes", "StateDirectory=dlpgate",
+                   "ReadWritePaths=/var/lib/dlpgate", "--config /etc/dlpgate"):
+        assert option in unit

@@ -1,0 +1,131 @@
+"""Two ``dlpgate serve`` processes on one PostgreSQL (issue 17): both relay; a message held by one is released
+from the other exactly once; incident references from both never collide. Skipped without
+DLPGATE_TEST_POSTGRES_URL (``scripts/test`` starts a throwaway cluster)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.config import load
+from gateway.store import Store
+from tests.smtp_fixtures import MESSAGE, REPO, Upstream, make_config
+from tests.store_fixtures import pg_url
+
+__all__ = ["pg_url"]
+pytestmark = pytest.mark.postgres
+
+DLPGATE = [sys.executable, "-m", "gateway.cli"]
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
+HELD = (REPO / "samples/policy/lookalike-typo-fire.eml").read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+HELD_FROM, HELD_TO = "jane.smith@cafcass.gov.uk", "tom.jones@cafcas.gov.uk"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _node(tmp_path: Path, name: str, db: str, upstream: Upstream) -> tuple[Path, int]:
+    port = _free_port()
+    cfg = make_config(tmp_path / name, {
+        "node_name": name,
+        "server": {"listen_port": port},
+        "upstream": {"url": upstream.url},
+        "scan": {"enabled": True, "workers": 1},
+        "store": {"url": db},
+        "notifications": {"notify_sender_on_quarantine": False},
+        "alerts": {"email": False},
+    })
+    return cfg, port
+
+
+def _start(cfg: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([*DLPGATE, "serve", "--config", str(cfg)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env=ENV)
+
+
+def _wait_ready(proc: subprocess.Popen[str], cfg: Path) -> None:
+    pidfile = load(cfg).state_dir / "dlpgate.pid"
+    deadline = time.monotonic() + 240
+    while not pidfile.exists():
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else "exited"
+        assert time.monotonic() < deadline, "node did not start"
+        time.sleep(0.3)
+
+
+def _send(port: int, mail_from: str, rcpt: str, data: bytes) -> tuple[int, str]:
+    with smtplib.SMTP("127.0.0.1", port, timeout=120) as c:
+        c.ehlo("client.test")
+        c.mail(mail_from)
+        c.rcpt(rcpt)
+        code, text = c.data(data)
+        return code, text.decode()
+
+
+@pytest.fixture
+def nodes(tmp_path: Path, pg_url: str, upstream: Upstream) -> Iterator[list[tuple[Path, int]]]:
+    a, b = _node(tmp_path, "node-a", pg_url, upstream), _node(tmp_path, "node-b", pg_url, upstream)
+    up = subprocess.run([*DLPGATE, "db", "upgrade", "--config", str(a[0])], capture_output=True, text=True,
+                        timeout=120, env=ENV)
+    assert up.returncode == 0, up.stderr
+    procs = [_start(a[0]), _start(b[0])]
+    try:
+        for proc, (cfg, _) in zip(procs, (a, b), strict=True):
+            _wait_ready(proc, cfg)
+        yield [a, b]
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=60)
+
+
+def _release(cfg: Path, ref: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*DLPGATE, "quarantine", "release", ref, "--config", str(cfg), "--reason", "two-node test"],
+                          capture_output=True, text=True, timeout=180, env=ENV)
+
+
+async def test_two_nodes_share_one_database(nodes: list[tuple[Path, int]], upstream: Upstream) -> None:
+    (cfg_a, port_a), (cfg_b, port_b) = nodes
+    # Both relay.
+    for port in (port_a, port_b):
+        code, _ = await asyncio.to_thread(_send, port, "a@cafcass.gov.uk", "b@cafcass.gov.uk", MESSAGE)
+        assert code == 250
+    assert len(upstream.handler.messages) == 2
+
+    # Held by A, released from B exactly once (two releases racing from B's side).
+    code, text = await asyncio.to_thread(_send, port_a, HELD_FROM, HELD_TO, HELD)
+    assert code == 250 and "held for review" in text, text
+    ref = re.search(r"INC-\d{4}-\d+", text)
+    assert ref is not None
+    first, second = await asyncio.gather(asyncio.to_thread(_release, cfg_b, ref.group(0)),
+                                         asyncio.to_thread(_release, cfg_b, ref.group(0)))
+    assert sorted([first.returncode == 0, second.returncode == 0]) == [False, True], (first, second)
+    released = [m for m in upstream.handler.messages if HELD_TO in m.rcpt_tos]
+    assert len(released) == 1
+
+    # References from both nodes, written at the same time, never collide.
+    sends = [asyncio.to_thread(_send, port, HELD_FROM, HELD_TO, HELD) for port in (port_a, port_b) * 3]
+    replies = await asyncio.gather(*sends)
+    refs = [m.group(0) for _, t in replies if (m := re.search(r"INC-\d{4}-\d+", t))]
+    assert len(refs) == 6 and len(set(refs)) == 6
+    store = await Store.open(load(cfg_a))
+    try:
+        incidents = await store.list_incidents()
+    finally:
+        await store.close()
+    all_refs = [i.reference for i in incidents]
+    assert len(all_refs) == len(set(all_refs)) == 7
+    assert {i.node for i in incidents} == {"node-a", "node-b"}
