@@ -139,6 +139,18 @@ def message(i: int, size: int) -> bytes:
     ) + b64 + b"--b1--\r\n"
 
 
+def common_prefix(a: bytes, b: bytes) -> int:
+    """Length of the common start of two byte strings (binary search over slice comparisons)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 async def send_all(port: int, messages: list[bytes]) -> list[str]:
     async def one(data: bytes) -> str:
         try:
@@ -211,8 +223,8 @@ def main() -> int:
         for d in delivered:
             if not any(d.endswith(b) for b in bodies):
                 head = d.find(b"\r\nFrom: ") + 2
-                best = max(bodies, key=lambda b: len(os.path.commonprefix([d[head:head + 4096], b[:4096]])))
-                at = len(os.path.commonprefix([d[head:], best]))
+                best = max(bodies, key=lambda b: common_prefix(d[head:head + 4096], b[:4096]))
+                at = common_prefix(d[head:], best)
                 print(f"# not byte-exact: {len(d) - head} bytes delivered for {len(best)} sent; first difference "
                       f"at {at}: sent {best[at - 40:at + 40]!r}, got {d[head + at - 40:head + at + 40]!r}")
     finally:

@@ -131,7 +131,6 @@ class GatewaySMTP(SMTP):
             else:
                 del self._gateway.pre_auth[ip]
 
-
     async def smtp_DATA(self, arg: str) -> None:
         """aiosmtpd's DATA (same checks, limits and replies) with each line handed to a ``DataCollector`` as it
         arrives, instead of a list of every line joined at the end: a large message goes to a spool file and is

@@ -95,3 +95,26 @@ def test_bad_key_names_the_file_not_the_key(tmp_path: Path) -> None:
     assert str(bad) in str(exc.value) and "c2VjcmV0" not in str(exc.value)
     with pytest.raises(DkimError, match="cannot be read"):
         sign(SAMPLE, settings, tmp_path / "missing.key")
+
+
+def test_check_config_tries_the_key(tmp_path: Path) -> None:
+    """A key that cannot sign is reported by check-config (file and key named), not at the first changed message."""
+    import subprocess
+    import sys
+
+    from tests.smtp_fixtures import make_config
+
+    def check(key: Path) -> subprocess.CompletedProcess[str]:
+        cfg = make_config(tmp_path, {"dkim": {"enabled": True, "domain": "cafcass.gov.uk", "selector": "s",
+                                              "key_file": str(key)}})
+        return subprocess.run([sys.executable, "-m", "gateway.cli", "check-config", "--config", str(cfg),
+                               "--no-samples"], capture_output=True, text=True, timeout=120)
+
+    bad = tmp_path / "bad.key"
+    bad.write_text("not a key\n")
+    out = check(bad)
+    assert out.returncode == 2
+    assert "gateway.yaml: dkim.key_file: cannot sign with dkim.key_file" in out.stderr
+    assert "not a key" not in out.stderr
+    good, _ = _keypair(tmp_path)
+    assert check(good).returncode == 0

@@ -190,3 +190,28 @@ async def test_scan_and_act_on_spooled_messages(gateway_factory, upstream: Upstr
     stored = await app.store.reveal_message(ref, actor="test", reason="test")
     assert stored == held
     assert spool_files(app) == []
+
+
+async def test_dropped_connection_mid_data_leaves_nothing(gateway_factory, upstream: Upstream) -> None:
+    """A client that goes away in the middle of a large DATA leaves no spool file and no bytes counted against
+    the in-flight budget, and nothing is relayed."""
+    app = await gateway_factory({"upstream": {"url": upstream.url}})
+    data = big_message(3_000_000).replace(b"\r\n.", b"\r\n..")  # as a client sends it: dot-stuffed
+
+    def half() -> None:
+        with socket.create_connection(("127.0.0.1", app.port), timeout=30) as s:
+            f = s.makefile("rb")
+            f.readline()
+            s.sendall(b"EHLO client.test\r\nMAIL FROM:<alice@cafcass.gov.uk>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n")
+            while not f.readline().startswith(b"354"):
+                pass
+            s.sendall(data[: len(data) // 2])
+
+    await asyncio.to_thread(half)
+    assert app.handler is not None
+    for _ in range(200):
+        if not spool_files(app) and app.handler.budget.used == 0 and app.handler.stats.connections == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert spool_files(app) == [] and app.handler.budget.used == 0
+    assert upstream.handler.messages == []

@@ -1,6 +1,6 @@
 """Two ``dlpgate serve`` processes on one PostgreSQL (issue 17): both relay; a message held by one is released
 from the other exactly once; incident references from both never collide. Skipped without
-DLPGATE_TEST_POSTGRES_URL (``scripts/test`` starts a throwaway cluster)."""
+DLPGATE_TEST_POSTGRES_URL (``scripts/test`` starts a throwaway cluster). One digest is sent per day."""
 
 from __future__ import annotations
 
@@ -47,6 +47,9 @@ def _node(tmp_path: Path, name: str, db: str, upstream: Upstream) -> tuple[Path,
         "store": {"url": db},
         "notifications": {"notify_sender_on_quarantine": False},
         "alerts": {"email": False},
+        # Both nodes start after send_at, so both try to send yesterday's digest at once: one may.
+        "digest": {"enabled": True, "to": "governance@cafcass.gov.uk", "sender": "dlpgate@cafcass.gov.uk",
+                   "send_at": "00:00", "timezone": "UTC"},
     })
     return cfg, port
 
@@ -103,7 +106,7 @@ async def test_two_nodes_share_one_database(nodes: list[tuple[Path, int]], upstr
     for port in (port_a, port_b):
         code, _ = await asyncio.to_thread(_send, port, "a@cafcass.gov.uk", "b@cafcass.gov.uk", MESSAGE)
         assert code == 250
-    assert len(upstream.handler.messages) == 2
+    assert len([m for m in upstream.handler.messages if m.rcpt_tos == ["b@cafcass.gov.uk"]]) == 2
 
     # Held by A, released from B exactly once (two releases racing from B's side).
     code, text = await asyncio.to_thread(_send, port_a, HELD_FROM, HELD_TO, HELD)
@@ -129,3 +132,7 @@ async def test_two_nodes_share_one_database(nodes: list[tuple[Path, int]], upstr
     all_refs = [i.reference for i in incidents]
     assert len(all_refs) == len(set(all_refs)) == 7
     assert {i.node for i in incidents} == {"node-a", "node-b"}
+
+    # One digest for the day, whichever node sent it.
+    digests = [m for m in upstream.handler.messages if m.rcpt_tos == ["governance@cafcass.gov.uk"]]
+    assert len(digests) == 1
