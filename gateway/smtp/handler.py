@@ -161,6 +161,8 @@ class GatewaySMTP(SMTP):
             body.finish()
             status = await self._call_handler_hook("DATA")
             self._set_post_data_state()  # type: ignore[no-untyped-call]
+            session.body = None
+            body.close()  # spool removed and budget given back before the client hears the outcome
             await self.push("250 OK" if status is MISSING else status)
         finally:
             session.body = None

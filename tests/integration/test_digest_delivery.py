@@ -141,7 +141,7 @@ def test_digest_for_a_seeded_day(tmp_path: Path, smtp_upstream: RecordingUpstrea
     assert "NhsRecognizer                        5" in text
     assert "freemail           6" in text and "internal           6" in text
     assert refs["q1"] in text and refs["q2"] in text and refs["pb"] in text
-    assert "carol@cafcass.gov.uk" in text and "report.pdf" in text
+    assert "carol@cafcass.gov.uk" in text and "r*****.pdf" in text  # names masked (issue 13)
     assert "dave@cafcass.gov.uk: 1 on the day, 8 in the last 8 days" in text
     assert "7-day average 1.0; this day 6 (+500%)" in text
     assert refs["pb"] in html and "Totals for the day: 6 incidents" in html

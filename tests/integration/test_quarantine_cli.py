@@ -163,7 +163,8 @@ def test_show_hides_content_unless_revealed(tmp_path: Path, capsys: pytest.Captu
     conf = str(cfg.directory)
     rc, out, _ = cli(capsys, "quarantine", "show", ref, "--config", conf)
     assert rc == 0
-    assert "someone@gmail.com (freemail)" in out and "report.pdf" in out and "content not shown" in out
+    assert "someone@gmail.com (freemail)" in out and "content not shown" in out
+    assert "r*****.pdf" in out and "report.pdf" not in out  # attachment names masked (issue 13)
     assert_no_secrets(out, "quarantine show")
     rc, _, err = cli(capsys, "quarantine", "show", ref, "--config", conf, "--reveal")
     assert rc == 2 and "--reason" in err
