@@ -96,7 +96,11 @@ def test_workers_die_with_a_killed_gateway(tmp_path: Path) -> None:
     proc = subprocess.Popen([*DLPGATE, "serve", "--config", str(cfg), "--listen", f"127.0.0.1:{port}"],
                             cwd=tmp_path, stderr=subprocess.DEVNULL)
     _wait_port(port, proc)
-    workers = [c for c in _children(proc.pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    workers: list[int] = []
+    end = time.time() + 60
+    while time.time() < end and len(workers) < 2:  # the listener may open before every worker has spawned
+        workers = [c for c in _children(proc.pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        time.sleep(0.2)
     assert len(workers) == 2
     proc.kill()
     proc.wait(10)
