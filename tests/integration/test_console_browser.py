@@ -97,6 +97,7 @@ class Browser:
 
     async def submit(self, css: str) -> None:
         """Click something that loads a new page, and wait for it."""
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support import expected_conditions
         from selenium.webdriver.support.ui import WebDriverWait
@@ -104,9 +105,10 @@ class Browser:
         def do() -> None:
             old = self.driver.find_element(By.TAG_NAME, "html")
             self.driver.find_element(By.CSS_SELECTOR, css).click()
-            WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(old))
-            WebDriverWait(self.driver, 30).until(
-                lambda d: d.execute_script("return document.readyState") == "complete")
+            # Chromium's inspector can answer "unknown error" while the page is being replaced: ask again.
+            wait = WebDriverWait(self.driver, 30, ignored_exceptions=(WebDriverException,))
+            wait.until(expected_conditions.staleness_of(old))
+            wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
         await self.run(do)
 
