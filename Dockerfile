@@ -15,7 +15,8 @@ COPY scripts/setup scripts/setup
 COPY gateway gateway
 COPY detectors detectors
 COPY config config
-RUN scripts/setup && mkdir -p /var/lib/dlpgate && chown dlpgate /var/lib/dlpgate
+# A relative state_dir (and the default Maildir) is relative to the config folder's parent: /opt/dlpgate/var.
+RUN scripts/setup && mkdir -p /var/lib/dlpgate /opt/dlpgate/var && chown dlpgate /var/lib/dlpgate /opt/dlpgate/var
 
 USER dlpgate
 WORKDIR /var/lib/dlpgate
