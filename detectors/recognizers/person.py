@@ -293,6 +293,40 @@ class TitledNameRecognizer(_NameRecognizer):
         return True
 
 
+# What stands before "partner" when it means a person's partner: a determiner or possessive, or an adjective of
+# the relationship. Any other word before it makes a compound ("delivery partner", "phone partner", "channel
+# partner"): a firm. A closed class of function words, not a list of firms or trades.
+_PERSONAL_PARTNER_BEFORE = frozenset({
+    "the", "a", "an", "her", "his", "my", "your", "their", "whose", "its", "new", "former", "ex", "current",
+    "late", "then", "now", "previous", "male", "female", "same-sex", "abusive", "violent", "married", "unmarried",
+    "cohabiting", "civil", "long-term", "longterm", "older", "younger", "mother's", "father's", "and", "or", "with",
+})
+_WORD_BEFORE = regex.compile(r"([\p{L}'’\-]+)[ \t]*\n?[ \t]*\Z")
+
+
+def groups_role_is_business_partner(text: str, m: regex.Match[str]) -> bool:
+    """A "partner" role word with a compound modifier before it (see ``_PERSONAL_PARTNER_BEFORE``)."""
+    role = (m.groupdict().get("role") or "").lower()
+    if role not in ("partner", "partners") or m.group("role")[:1].isupper():
+        return False  # "Partner: Jane Hale" is a label
+    before = _WORD_BEFORE.search(text, max(0, m.start("role") - 40), m.start("role"))
+    if before is None:
+        return False
+    word = before.group(1).lower().replace("’", "'")
+    return word not in _PERSONAL_PARTNER_BEFORE and not word.endswith("'s")
+
+
+def _named_as_organisation(text: str, name: str) -> bool:
+    """The same words stand elsewhere in the text with an organisation form after them: the name is a firm's."""
+    pos = text.find(name)
+    while pos >= 0:
+        end = pos + len(name)
+        if (pos == 0 or not text[pos - 1].isalnum()) and ORG_AFTER.match(text, end):
+            return True
+        pos = text.find(name, end)
+    return False
+
+
 _LINE_OPENING = regex.compile(r"[ \t]*(?:\(\d{1,2}\)[ \t]*)?\(?[ \t]*")
 
 
@@ -380,6 +414,10 @@ class FamilyRoleNameRecognizer(_NameRecognizer):
             return False  # "SUNDERLAND CITY COUNCIL\nClaimant", "THE INFORMATION COMMISSIONER\nRespondent"
         if org_chain(text[max(0, m.start("name") - 80) : m.start("name")]):
             return False  # "Commissioners for Her Majesty's Revenue and Customs (Appellant)"
+        if _named_as_organisation(text, m.group("name")):
+            return False  # "partner Bumblebee" when the text also says "Bumblebee Ltd"
+        if groups_role_is_business_partner(text, m):
+            return False  # "our online phone partner, Bumblebee Communications"
         # a name with its party role on the next line is a party even right under the judges' list
         party_line = "\n" in text[m.end("name") : m.end()]
         if professional_context(text, m.start("name"), m.end("name"), judges_list=not party_line):

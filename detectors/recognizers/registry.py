@@ -97,9 +97,9 @@ def _check_arguments(entry: dict[str, Any], extra: dict[str, Any], index: int, p
 
 def build_engine(settings: DetectorsSettings, path: Path) -> tuple[Any, Any | None, frozenset[str]]:
     """(AnalyzerEngine, spaCy Language or None when NER is disabled, entities NER may report)."""
-    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer import RecognizerRegistry
 
-    from detectors.presidio_adapter import load_recognizers, ner_entities
+    from detectors.presidio_adapter import GroupedAnalyzerEngine, load_recognizers, ner_entities
 
     folder = path.parent
     languages = settings.supported_languages
@@ -135,7 +135,7 @@ def build_engine(settings: DetectorsSettings, path: Path) -> tuple[Any, Any | No
     )
     enhancer = WindowContextEnhancer(**settings.context_aware_enhancer.model_dump())
     try:
-        engine = AnalyzerEngine(
+        engine = GroupedAnalyzerEngine(
             registry=registry,
             nlp_engine=nlp_engine,
             supported_languages=languages,

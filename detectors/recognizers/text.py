@@ -10,8 +10,8 @@ symmetric, which is all phrase matching needs.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import regex
 from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
@@ -44,8 +44,9 @@ def lemma_phrase(phrase: str) -> tuple[str, ...]:
     return tuple(light_lemma(m.group()) for m in WORD.finditer(phrase))
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
+    """A word with its light lemma (a named tuple: tens of thousands are made per message batch)."""
+
     lemma: str
     start: int
     end: int

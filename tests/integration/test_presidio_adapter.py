@@ -178,3 +178,87 @@ def test_spacy_engine_uses_the_models_we_loaded(nlp_engine: Any) -> None:
     assert engine.is_loaded()
     art = engine.process_text("Jane Smith lives in Leeds.", "en")
     assert art.tokens is not None
+
+
+def _texts() -> list[str]:
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "samples"
+    out: list[str] = []
+    for path in (root / "corpus" / "corpus.jsonl", root / "realtext" / "dev.jsonl"):
+        for line in path.read_text(encoding="utf-8").splitlines()[:400]:
+            out.extend(c["text"] for c in json.loads(line)["chunks"] if c["text"].strip())
+    return out
+
+
+def _summary(results: list[RecognizerResult]) -> list[tuple[str, int, int, float, str]]:
+    return sorted(
+        (r.entity_type, r.start, r.end, round(r.score, 6),
+         str((r.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY)))
+        for r in results
+    )
+
+
+def test_grouped_engine_agrees_with_stock_analyzer_on_real_text() -> None:
+    """The memoised, grouped engine returns exactly what stock ``AnalyzerEngine.analyze`` does with the same
+    registry, thresholds and enhancer, on the generated corpus and the real-text dev split."""
+    shipped = shared_detector().engine
+    assert isinstance(shipped, presidio_adapter.GroupedAnalyzerEngine)
+    stock = AnalyzerEngine(
+        registry=shipped.registry,
+        nlp_engine=shipped.nlp_engine,
+        supported_languages=shipped.supported_languages,
+        default_score_threshold=shipped.default_score_threshold,
+        context_aware_enhancer=shipped.context_aware_enhancer,
+    )
+    art = empty_artifacts("en")
+    texts = _texts()
+    assert len(texts) > 500
+    differing = [t[:60] for t in texts
+                 if _summary(shipped.analyze(text=t, language="en", nlp_artifacts=art))
+                 != _summary(stock.analyze(text=t, language="en", nlp_artifacts=art))]
+    assert differing == []
+
+
+class _Doubling(EntityRecognizer):
+    """A recognizer that overrides the per-recognizer context hook and sets its own threshold."""
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
+        return [RecognizerResult("TEST_THING", m.start(), m.end(), 0.3) for m in __import__("re").finditer(r"ZZ\d+", text)]
+
+    def enhance_using_context(self, text: str, raw_recognizer_results: list[RecognizerResult],
+                              other_raw_recognizer_results: list[RecognizerResult], nlp_artifacts: Any,
+                              context: list[str] | None = None) -> list[RecognizerResult]:
+        for r in raw_recognizer_results:
+            r.score = min(1.0, r.score + 0.05 * len(other_raw_recognizer_results))
+        return raw_recognizer_results
+
+
+def test_grouped_engine_honours_recognizer_hooks_thresholds_and_slow_path(nlp_engine: Any) -> None:
+    """A recognizer's own ``enhance_using_context`` still runs (seeing the other recognizers' results), its
+    score threshold still applies, and per-call options fall back to Presidio's own path."""
+    def build(cls: type[AnalyzerEngine]) -> AnalyzerEngine:
+        recognizers = load_recognizers(_entries(), ["en"], 0)
+        recognizers.append(_Doubling(supported_entities=["TEST_THING"], name="Doubling",
+                                     score_thresholds={"TEST_THING": 0.4}))
+        return cls(registry=RecognizerRegistry(recognizers=recognizers, supported_languages=["en"]),
+                   nlp_engine=nlp_engine, supported_languages=["en"], default_score_threshold=0,
+                   context_aware_enhancer=WindowContextEnhancer())
+
+    fast, stock = build(presidio_adapter.GroupedAnalyzerEngine), build(AnalyzerEngine)
+    art = empty_artifacts("en")
+    for text in ("ZZ12 alone", "ZZ12 with NHS 943 476 5919 and reference ZX1234 and bluebird",
+                 "bluebird ZX1234 tel 07700 900123 ZZ9"):
+        assert _summary(fast.analyze(text=text, language="en", nlp_artifacts=art)) == _summary(
+            stock.analyze(text=text, language="en", nlp_artifacts=art))
+    assert not [r for r in fast.analyze(text="ZZ12 alone", language="en", nlp_artifacts=art)
+                if r.entity_type == "TEST_THING"]  # 0.3 < 0.4
+    lifted = fast.analyze(text="ZZ12 with NHS 943 476 5919 and reference ZX1234 and bluebird", language="en",
+                          nlp_artifacts=art)
+    assert any(r.entity_type == "TEST_THING" for r in lifted)
+    only = fast.analyze(text="bluebird ZX1234", language="en", nlp_artifacts=art, entities=["TEST_CODEWORD"])
+    assert {r.entity_type for r in only} == {"TEST_CODEWORD"}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from detectors.recognizers import case_numbers
+
 from detectors.recognizers.case_numbers import (
     COURT,
     FAMILY,
@@ -101,3 +103,52 @@ def test_ccd_reference(value: str, ok: bool) -> None:
 def test_luhn() -> None:
     """The Luhn check accepts a valid number and rejects a one-digit change."""
     assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
+
+
+def _all_texts() -> list[str]:
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "samples"
+    out: list[str] = []
+    for path in (root / "corpus" / "corpus.jsonl", root / "realtext" / "dev.jsonl", root / "realtext" / "test.jsonl"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            out.extend(c["text"] for c in json.loads(line)["chunks"])
+    return out
+
+
+def _random_texts(n: int) -> list[str]:
+    import random
+
+    rng = random.Random(7)
+    alphabet = "AaBCcFfHLMOSTQXZ0123456789 /.-()\n:#" + "olio "
+    pieces = ["Folio", "CO/", "FD-", "QB-20", "B4/20", " 20", "MC", "Case No", "claim no.", "our ref ", "appeal:"]
+    out = []
+    for _ in range(n):
+        parts = [rng.choice(pieces) if rng.random() < 0.3 else "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 9)))
+                 for _ in range(rng.randint(3, 25))]
+        out.append("".join(parts))
+    return out
+
+
+def test_digit_windows_find_exactly_what_a_whole_text_scan_finds() -> None:
+    """The windowed shape scan is an optimisation only: on real mail, court text and random shape soup it returns
+    the same matches as scanning the whole text."""
+    texts = _all_texts() + _random_texts(4000)
+    assert sum(1 for t in texts if list(case_numbers._SHAPES.finditer(t))) > 100
+    for t in texts:
+        whole = [(m.span(), m.lastgroup) for m in case_numbers._SHAPES.finditer(t)]
+        windowed = [(m.span(), m.lastgroup) for m in case_numbers.shape_matches(t)]
+        assert windowed == whole, t
+
+
+def test_label_lookahead_names_every_first_letter() -> None:
+    """The label pattern's leading lookahead skips no alternative: same matches as the pattern without it."""
+    import re
+
+    plain = re.compile(case_numbers._LABEL.pattern.replace("(?=[acfhimopty])", "", 1), case_numbers._LABEL.flags)
+    assert plain.pattern != case_numbers._LABEL.pattern
+    texts = _all_texts() + _random_texts(2000)
+    assert sum(1 for t in texts if plain.search(t)) > 50
+    for t in texts:
+        assert [m.span() for m in case_numbers._LABEL.finditer(t)] == [m.span() for m in plain.finditer(t)], t
