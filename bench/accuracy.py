@@ -64,7 +64,8 @@ def chunks_of(rec: dict[str, Any]) -> list[TextChunk]:
 
 
 def context_of(rec: dict[str, Any]) -> DetectionContext:
-    return DetectionContext(sender_address=rec["sender"]["address"], sender_name=rec["sender"]["name"])
+    return DetectionContext(sender_address=rec["sender"]["address"], sender_name=rec["sender"]["name"],
+                            recipients=tuple((r, "") for r in rec.get("recipients", [])))
 
 
 def labels_of(rec: dict[str, Any]) -> list[Span]:

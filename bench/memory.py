@@ -10,9 +10,16 @@ process under it (the scan workers) from /proc for a baseline, then sends ``--me
 baseline, the peak, the peak added per message in flight and its ratio to the message size (the target is
 at most 2x), the replies, how many messages reached the Maildir byte for byte, and the command to re-run.
 
-The message is a short text body and one attachment of random bytes (``application/octet-stream``): it passes
-the packaged policy, so the figure is the relay path (receive, scan, relay), not the quarantine. Figures are
-for this machine; RSS depends on the allocator, so run it twice before comparing.
+The message is a short text body and one attachment of random control bytes (``application/octet-stream``,
+no printable run for the strings extractor): it passes the packaged policy, so the figure is the relay path
+(receive, scan, relay). ``--hold`` sends it to a lookalike of the organisation's domain instead, so the figure
+is the quarantine path (receive, scan, store). Each process's RSS above its own baseline at the peak is shown,
+and each transaction's decision from the gateway's log (a tag or an encryption changes the bytes on purpose).
+Figures are for this machine; RSS depends on the allocator, so run it twice before comparing.
+
+Measured on a shared 2-core VM, 2 workers, 30 MB messages (issue 13; target <= 2.00 x):
+    --messages 1: 1.20 x    --messages 2: 1.16-1.22 x    --messages 4: 0.59 x   (all delivered byte for byte)
+    --hold --messages 2: 1.46 x    --hold --messages 1: 2.5 x (SQLite's own copies of the blob, see docs/deploy.md)
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import json
 import os
 import shutil
 import socket
@@ -28,12 +36,16 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from pathlib import Path
 
 import aiosmtplib
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+# Run as a script, bench/ comes first on sys.path, and a sibling named like a standard module (bench/queue.py)
+# would shadow it (asyncio's thread pool imports ``queue``): drop the folder.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 SINK = r"""
 import asyncio, mailbox, sys
@@ -125,9 +137,19 @@ class Sampler(threading.Thread):
             time.sleep(self.interval)
 
 
+_CONTROL = bytes([*range(0x00, 0x09), *range(0x0e, 0x20), *range(0x7f, 0xa0)])
+_BINARY = bytes(_CONTROL[b % len(_CONTROL)] for b in range(256))
+"""Maps every byte to a control byte: sniffed as binary (high bytes alone read as 8-bit text), with no printable
+ASCII or UTF-16 run for the strings extractor."""
+
+
 def message(i: int, size: int) -> bytes:
     """A text body and one base64 attachment of random bytes, ``size`` bytes in all (to within a line)."""
-    payload = os.urandom(size * 3 // 4)
+    # Random control bytes only (see _BINARY): fully random bytes hold ~10,000 printable runs per 20 MB for the
+    # strings extractor, and now and then spaCy reads a name and a postcode into them; the message is then
+    # tagged [encrypt] and its delivery is (rightly) not the bytes sent. That was the "intermittent
+    # non-byte-exact delivery" (1 message in 8 in a run of 8); the benchmark measures the pass path only.
+    payload = os.urandom(size * 3 // 4).translate(_BINARY)
     b64 = base64.encodebytes(payload).replace(b"\n", b"\r\n")
     return (
         b"From: Sender <sender@cafcass.gov.uk>\r\nTo: Rcpt <rcpt@example.org>\r\n"
@@ -151,15 +173,49 @@ def common_prefix(a: bytes, b: bytes) -> int:
     return lo
 
 
-async def send_all(port: int, messages: list[bytes]) -> list[str]:
+def transactions(log: Path) -> list[str]:
+    """Each transaction's decision and rules from the gateway's JSON log (a tag or an encryption changes the
+    bytes on purpose: that is not a relay fault)."""
+    out = []
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("event") == "transaction":
+            rules = ",".join(event.get("rules") or [])
+            out.append(f"{event.get('decision')}" + (f"({rules})" if rules else ""))
+    return sorted(out)
+
+
+def check_delivered(delivered: list[bytes], bodies: list[bytes]) -> tuple[int, list[str]]:
+    """How many deliveries end with exactly the message sent (matched by Message-ID), and a line for each one
+    that does not, naming the first difference."""
+    exact, notes = 0, []
+    for d in delivered:
+        head = d.find(b"\r\nFrom: ") + 2
+        sent = next((b for i, b in enumerate(bodies) if b"<mem-%d@bench.test>" % i in d[:head + 4096]), None)
+        if sent is not None and d.endswith(sent):
+            exact += 1
+            continue
+        best = sent or max(bodies, key=lambda b: common_prefix(d[head:head + 4096], b[:4096]))
+        at = common_prefix(d[head:], best)
+        lo = max(at - 40, 0)
+        notes.append(f"# not byte-exact: {len(d) - head} bytes delivered for {len(best)} sent; first difference "
+                     f"at {at}: sent {best[lo:at + 40]!r}, got {d[head + lo:head + at + 40]!r}")
+    return exact, notes
+
+
+async def send_all(port: int, messages: list[bytes], rcpt: str) -> list[str]:
     async def one(data: bytes) -> str:
         try:
             async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=600) as client:
-                _refused, text = await client.sendmail("sender@cafcass.gov.uk", ["rcpt@example.org"], data)
+                _refused, text = await client.sendmail("sender@cafcass.gov.uk", [rcpt], data)
                 return f"250 {text}"[:80]
         except aiosmtplib.SMTPResponseException as exc:
             return f"{exc.code} {exc.message}"[:80]
         except Exception as exc:  # the benchmark reports every outcome, it never stops at the first
+            traceback.print_exc()
             return f"error {exc.__class__.__name__}: {exc}"[:80]
 
     return list(await asyncio.gather(*(one(m) for m in messages)))
@@ -171,11 +227,14 @@ def main() -> int:
     ap.add_argument("--size-mb", type=float, default=30.0, help="size of each message in MB (10^6 bytes)")
     ap.add_argument("--workers", type=int, default=2, help="scan worker processes")
     ap.add_argument("--no-scan", action="store_true", help="scanning off: the SMTP edge and relay alone")
+    ap.add_argument("--hold", action="store_true",
+                    help="send to a lookalike of the organisation's domain: the quarantine path (needs scanning)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder and print its path")
     args = ap.parse_args()
     size = int(args.size_mb * 1_000_000)
     command = (f".venv/bin/python bench/memory.py --messages {args.messages} --size-mb {args.size_mb:g} "
-               f"--workers {args.workers}" + (" --no-scan" if args.no_scan else ""))
+               f"--workers {args.workers}" + (" --no-scan" if args.no_scan else "") + (" --hold" if args.hold else ""))
+    rcpt = "rcpt@cafcas.gov.uk" if args.hold else "rcpt@example.org"
     print(f"# command: {command}")
     print(f"# machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
     tmp = Path(tempfile.mkdtemp(prefix="dlpgate-mem-"))
@@ -208,25 +267,25 @@ def main() -> int:
         wait_port(gw_port, gateway)
         time.sleep(2)
         sampler = Sampler(gateway.pid)
-        base = [sampler.sample()[0] for _ in range(10) if time.sleep(0.1) is None]
-        baseline = min(base)
+        base_parts: dict[int, int] = {}
+        for _ in range(10):  # the smallest of ten samples, per process
+            time.sleep(0.1)
+            for pid, kib in sampler.sample()[1].items():
+                base_parts[pid] = min(base_parts.get(pid, kib), kib)
+        baseline = sum(base_parts.values())
         bodies = [message(i, size) for i in range(args.messages)]
         sampler.start()
         t0 = time.perf_counter()
-        results = asyncio.run(send_all(gw_port, bodies))
+        results = asyncio.run(send_all(gw_port, bodies, rcpt))
         elapsed = time.perf_counter() - t0
         time.sleep(0.2)
         sampler.stop.set()
         sampler.join()
+        decisions = transactions(tmp / "gateway.log")
         delivered = [p.read_bytes() for p in sorted((maildir / "new").glob("*"))] if (maildir / "new").is_dir() else []
-        exact = sum(1 for d in delivered if any(d.endswith(b) for b in bodies))
-        for d in delivered:
-            if not any(d.endswith(b) for b in bodies):
-                head = d.find(b"\r\nFrom: ") + 2
-                best = max(bodies, key=lambda b: common_prefix(d[head:head + 4096], b[:4096]))
-                at = common_prefix(d[head:], best)
-                print(f"# not byte-exact: {len(d) - head} bytes delivered for {len(best)} sent; first difference "
-                      f"at {at}: sent {best[at - 40:at + 40]!r}, got {d[head + at - 40:head + at + 40]!r}")
+        exact, notes = check_delivered(delivered, bodies)
+        for note in notes:
+            print(note)
     finally:
         for p in procs:
             p.terminate()
@@ -240,16 +299,20 @@ def main() -> int:
     added = (sampler.peak - baseline) * 1024
     per_message = added / args.messages
     print(f"\nmessages in flight      {args.messages} x {size / 1e6:.1f} MB, scan workers {args.workers}"
-          f"{' (scan off)' if args.no_scan else ''}")
+          f"{' (scan off)' if args.no_scan else ''}{' (held: quarantine path)' if args.hold else ''}")
     print(f"baseline RSS (tree)     {baseline * mb:8.1f} MB")
-    print(f"peak RSS (tree)         {sampler.peak * mb:8.1f} MB   "
-          f"({', '.join(f'{pid}: {kib * mb:.0f}' for pid, kib in sorted(sampler.peak_parts.items()))})")
+    print(f"peak RSS (tree)         {sampler.peak * mb:8.1f} MB")
+    for pid, kib in sorted(sampler.peak_parts.items()):
+        role = "gateway" if pid == gateway.pid else "worker "
+        print(f"  {role} {pid:>7}       {kib * mb:8.1f} MB   (+{(kib - base_parts.get(pid, 0)) * mb:.1f} at the peak)")
     print(f"peak added              {added / 1e6:8.1f} MB")
     print(f"added per message       {per_message / 1e6:8.1f} MB = {per_message / size:.2f} x message size"
           f"   (target <= 2.00 x)")
     print(f"elapsed                 {elapsed:8.1f} s")
     print(f"replies                 {sorted(set(results))}")
-    print(f"delivered byte-exact    {exact} of {len(delivered)} delivered, {args.messages} sent")
+    print(f"decisions (gateway log) {decisions}")
+    if not args.hold:
+        print(f"delivered byte-exact    {exact} of {len(delivered)} delivered, {args.messages} sent")
     return 0
 
 

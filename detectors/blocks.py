@@ -45,6 +45,29 @@ class Block:
     analysis: BlockAnalysis
 
 
+@dataclass(frozen=True, slots=True)
+class LayoutSlot:
+    """A place in a zone where a correspondent's name or addresses stand (``detectors.names``): ``greeted``,
+    ``signer`` (a name line of signature ``zone``), ``author`` (a quoted From or "... wrote:" line),
+    ``addressees`` (a quoted To/Cc/Bcc line: ``start``-``end`` is the line), ``shown`` (a display name)."""
+
+    kind: str
+    zone: int
+    start: int
+    end: int
+    name: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkLayout:
+    """The names a chunk's greetings, signatures and quoted headers hold, read once per chunk."""
+
+    slots: tuple[LayoutSlot, ...] = ()
+    signatures: tuple[tuple[int, int, int], ...] = ()
+    """(zone index, start, end) of each signature block."""
+    display_names: bool = False
+
+
 @dataclass(slots=True)
 class ChunkWork:
     """One text chunk of the message being analysed: its normalised text, layout zones and blocks."""
@@ -53,6 +76,8 @@ class ChunkWork:
     norm: Normalized
     zones: list[Zone]
     blocks: list[Block] = field(default_factory=list)
+    layout: ChunkLayout | None = None
+    """Filled on first use by ``NameRules.layout`` (both candidate passes of a message share it)."""
 
 
 @dataclass(slots=True)

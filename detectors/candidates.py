@@ -12,7 +12,15 @@ from bisect import bisect_right
 
 from detectors.allowlist import AllowList
 from detectors.blocks import Candidate, ChunkWork
-from detectors.names import TITLES, NameRules, words
+from detectors.names import (
+    LAYOUT_NAME_DETECTOR,
+    LAYOUT_NAME_SCORE,
+    TITLES,
+    Correspondents,
+    NameRules,
+    ZoneVerdict,
+    words,
+)
 from detectors.overlaps import resolve_overlaps
 from detectors.recognizers.layout import Zone
 from detectors.settings import DetectorsSettings
@@ -45,15 +53,24 @@ class CandidateFilter:
         self.names = names
 
     def filtered(
-        self, works: list[ChunkWork], sender: tuple[str, frozenset[str]], *, include_ner: bool
+        self, works: list[ChunkWork], corr: Correspondents, *, include_ner: bool
     ) -> list[Candidate]:
-        """Candidates of every chunk (pattern results, plus NER results where NER has run if ``include_ner``)."""
+        """Candidates of every chunk (pattern results, plus NER results where NER has run if ``include_ner``).
+
+        With an envelope (``corr.known``) greetings, signatures and quoted headers are exempt only as far as they
+        are the correspondents' (``NameRules.zone_verdict``), and the names in them of anyone else join the NER
+        results; without one (``detect`` on plain text) the layout alone decides."""
         report = set(self.settings.report_entities)
         thresholds = self.settings.thresholds
         default_threshold = thresholds.get("default", 0.5)
         organisation_words = self.names.organisation_words
         out: list[Candidate] = []
+        layouts = [self.names.layout(w) for w in works] if corr.known else []
+        if corr.known:
+            corr = corr.learn([n for w, lay in zip(works, layouts, strict=True)
+                               for n in self.names.layout_names(w, lay)])
         raws: list[list[Candidate]] = []
+        verdicts: list[ZoneVerdict | None] = []
         for ci, w in enumerate(works):
             raw: list[Candidate] = []
             for b in w.blocks:
@@ -63,29 +80,46 @@ class CandidateFilter:
                 raw.extend(Candidate(ci, r.entity, b.start + r.start, b.start + r.end, r.score, r.detector,
                                      r.topic) for r in sources)
             raws.append(raw)
-        furniture = furniture_address_keys(works, raws, in_zone)
+            if corr.known:
+                v = self.names.zone_verdict(w, layouts[ci], corr)
+                if include_ner:
+                    ran = [(b.start, b.end) for b in w.blocks if b.analysis.ner is not None]
+                    raw.extend(Candidate(ci, "PERSON", s, e, LAYOUT_NAME_SCORE, LAYOUT_NAME_DETECTOR)
+                               for s, e in v.persons if any(bs <= s < be for bs, be in ran))
+                verdicts.append(v)
+            else:
+                verdicts.append(None)
+
+        def exempt(c: Candidate, zs: list[Zone], zone_starts: list[int]) -> bool:
+            v = verdicts[c.chunk]
+            return in_zone(c, zs, zone_starts) if v is None else v.exempts(c.entity, c.start)
+
+        furniture = furniture_address_keys(works, raws, exempt)
         for ci, w in enumerate(works):
             text = w.norm.text
             raw = raws[ci]
-            correspondents = self.names.correspondent_words(text, w.zones, raw)
+            verdict = verdicts[ci]
+            correspondents = self.names.correspondent_words(text, w.zones, raw) if verdict is None else frozenset()
             business = business_addresses(text, raw, organisation_words)
             zone_starts = [z.start for z in w.zones]
             kept: list[Candidate] = []
             for c in raw:
                 if c.entity not in report or c.score < thresholds.get(c.entity, default_threshold):
                     continue
-                if in_zone(c, w.zones, zone_starts) or (c.start, c.end) in business:
+                if exempt(c, w.zones, zone_starts) or (c.start, c.end) in business:
+                    continue
+                if verdict is not None and verdict.drop_topics and c.entity == "SPECIAL_CATEGORY":
                     continue
                 if c.entity == "UK_STREET_ADDRESS" and furniture and address_key(text[c.start : c.end]) in furniture:
                     continue  # the same address as a signature's or an organisation's elsewhere in the message
                 value = text[c.start : c.end]
                 if self.allow.allows(c.entity, value):
                     continue
-                if c.entity == "EMAIL_ADDRESS" and sender[0] and value.lower() == sender[0]:
+                if c.entity == "EMAIL_ADDRESS" and value.lower() in corr.addresses:
                     continue
                 if c.entity == "PERSON":
                     ws = set(words(value)) - TITLES
-                    if ws and (ws <= sender[1] or ws <= correspondents):
+                    if ws and (ws <= corr.words or ws <= correspondents):
                         continue
                 kept.append(c)
             out.extend(resolve_overlaps(kept))

@@ -31,9 +31,12 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors.findings import Finding
-from detectors.names import WORDS
 from detectors.normalize import normalize
 from detectors.redact import redact
+
+# The word pattern of ``detectors.names`` (kept here so that the gateway process, which imports this module for
+# first-time recipients, never loads the recognizers and with them Presidio and spaCy; a test keeps them equal).
+WORDS = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 
 KNOWN_CHILD = "KNOWN_CHILD"
 """A child's name from the case directory (with their date of birth or a case number): children's case data."""

@@ -37,7 +37,7 @@ from detectors.allowlist import AllowList
 from detectors.blocks import Block, BlockAnalysis, BlockCache, Candidate, ChunkWork, Raw
 from detectors.candidates import CandidateFilter
 from detectors.findings import Finding
-from detectors.names import WORDS, NameRules, sender_words
+from detectors.names import WORDS, NameRules, correspondents
 from detectors.ner import NerPass, blocks_needing_ner
 from detectors.normalize import normalize
 from detectors.presidio_adapter import empty_artifacts
@@ -70,6 +70,9 @@ class DetectionContext:
     """False for internal-only mail: NER never runs (no decision depends on names there)."""
     reveal: bool = False
     """Put the matched text into each Finding (``scan --reveal``, ``detect``)."""
+    recipients: tuple[tuple[str, str], ...] = ()
+    """(envelope recipient, the display name the To/Cc fields give it or ""): with the sender, the only people
+    whose names and details are exempt (``detectors.names.correspondents``)."""
 
 
 def _fingerprint(entity: str, value: str) -> str:
@@ -168,7 +171,7 @@ class ContentDetector:
 
     def _analyze(self, chunks: Sequence[TextChunk], ctx: DetectionContext, ner: str) -> list[Finding]:
         works = [self._prepare(i, c) for i, c in enumerate(chunks)]
-        sender = sender_words(ctx.sender_address, ctx.sender_name)
+        sender = correspondents(ctx.sender_address, ctx.sender_name, ctx.recipients)
         pattern_cands = self.candidates.filtered(works, sender, include_ner=False)
         use_ner = ctx.run_ner and self.nlp is not None
         if use_ner:
@@ -177,7 +180,12 @@ class ContentDetector:
             else:
                 todo = blocks_needing_ner(works, pattern_cands, self.weights)
             self.ner.run(works, [b for b in todo if b.analysis.ner is None])
-            cands = self.candidates.filtered(works, sender, include_ner=True)
+            # NER output only ever adds to the pattern candidates (its results and the layout names in blocks it
+            # read); with no block read by NER, filtering again would give the same list at the same cost
+            if any(b.analysis.ner is not None for w in works for b in w.blocks):
+                cands = self.candidates.filtered(works, sender, include_ner=True)
+            else:
+                cands = pattern_cands
         else:
             cands = pattern_cands
         return self._findings(works, cands, ctx)

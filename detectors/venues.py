@@ -13,8 +13,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 
 from detectors.blocks import Candidate, ChunkWork
-from detectors.names import words
 from detectors.recognizers.address import BUSINESS_TAG
+from detectors.recognizers.business import organisation_word_owns
 from detectors.recognizers.layout import Zone
 
 _HOME_CUE = re.compile(
@@ -30,6 +30,24 @@ _VENUE_CUE = re.compile(
     r"trading\s+address|business\s+address|return\s+address|collection)\b",
     re.IGNORECASE,
 )
+
+
+# Words of the organisation-word list that are there for NER's sake, not because they name an organisation.
+_NOT_ORGANISATION = frozenset({"road", "street", "avenue", "regards", "thanks"})
+_CLAUSE_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+
+
+def _organisation_before(clause: str, organisation_words: frozenset[str]) -> bool:
+    """An organisation word among the clause's last six words, on the address's line or the line above, that the
+    address belongs to: not a modifier of a later word (``NHS patient``, ``council tenant``) nor an identifier's
+    label (``NHS No. 943...``) nor inside an aside (``business.organisation_word_owns``)."""
+    near = "\n".join(clause.split("\n")[-2:])
+    for m in list(_CLAUSE_WORD.finditer(near))[-6:]:
+        if m.group().lower() not in organisation_words or m.group().lower() in _NOT_ORGANISATION:
+            continue
+        if organisation_word_owns(near[m.end() :]):
+            return True
+    return False
 
 
 def business_addresses(
@@ -55,10 +73,7 @@ def business_addresses(
         clause = re.split(r"[.!?;]\s|\n[ \t]*\n", window)[-1][-120:]
         if _HOME_CUE.search(clause):
             continue
-        tail = words(clause)[-6:]
-        if _VENUE_CUE.search(clause) or any(
-            w in organisation_words for w in tail if w not in ("road", "street", "avenue")
-        ):
+        if _VENUE_CUE.search(clause) or _organisation_before(clause, organisation_words):
             out.add((c.start, c.end))
     return out
 

@@ -27,6 +27,7 @@ from gateway.policy.config import policy_warnings
 from gateway.runtime import Runtime
 from gateway.smtp.auth import UserDatabase
 from gateway.smtp.handler import GatewayHandler, GatewaySMTP
+from gateway.smtp.tls import server_context
 from gateway.tasks import spawn
 from gateway.upstream import Upstream, make_upstream
 
@@ -61,15 +62,6 @@ def apply_overrides(cfg: Config, *, listen: str | None = None, upstream: str | N
     return Config(directory=cfg.directory, gateway=gateway, policy=cfg.policy, detectors=cfg.detectors)
 
 
-def _tls_context(cfg: Config) -> ssl.SSLContext | None:
-    tls = cfg.gateway.server.tls
-    if tls.cert is None or tls.key is None:
-        return None
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(str(cfg.resolve(tls.cert)), str(cfg.resolve(tls.key)))
-    return ctx
-
-
 @dataclass
 class App:
     cfg: Config
@@ -89,6 +81,9 @@ class App:
     cases_check_seconds: float = 60.0
     """How often ``serve`` looks for a newer case-directory import (issue 16)."""
     _listen_sock: socket.socket | None = None
+    tls_context: ssl.SSLContext | None = None
+    """The STARTTLS context new connections get; rebuilt from the certificate files on every reload (SIGHUP),
+    so a renewed certificate is served without a restart (issue 17)."""
 
     def bind(self) -> None:
         """Take the SMTP port before anything slow (store, models): a second ``serve`` on a busy port fails in
@@ -147,7 +142,7 @@ class App:
             gw, pipeline, self.current_runtime, users, self._outcome,
             spool_dir=spool_dir, spool_key=fernet_from_env(key_env), spool_key_env=key_env,
         )
-        tls = _tls_context(self.cfg)
+        self.tls_context = server_context(self.cfg)
         loop = asyncio.get_running_loop()
         handler = self.handler
 
@@ -161,7 +156,7 @@ class App:
                 decode_data=False,
                 hostname=gw.server.hostname,
                 ident="dlpgate",
-                tls_context=tls,
+                tls_context=self.tls_context,
                 require_starttls=gw.server.tls.required,
                 timeout=gw.server.idle_timeout,
                 auth_require_tls=gw.server.auth.require_tls,
@@ -293,14 +288,21 @@ class App:
             out["ocr"] = problem
         return out
 
-    async def readiness(self) -> dict[str, bool]:
-        """Ready means: models loaded, the next hop answers, the database answers."""
-        checks = {"models": bool(self.runtime and self.runtime.ready)}
+    async def readiness(self) -> dict[str, bool | str]:
+        """Ready means: models loaded, the next hop answers, the database answers and takes a write, and the
+        spool folders take a file (issue 13: a read-only disk or an unreachable PostgreSQL is not ready, and
+        /readyz says why: ``Store.write_probe``)."""
+        checks: dict[str, bool | str] = {"models": bool(self.runtime and self.runtime.ready)}
         checks["upstream"] = bool(self.upstream and await self.upstream.probe())
         try:
             checks["database"] = bool(self.store is not None and await self.store.ping())
         except Exception:
             checks["database"] = False
+        if self.store is not None:
+            failed = await self.store.write_probe([("message_spool", self.cfg.state_dir / "spool" / "messages")])
+            checks["database_write"] = failed.get("database_write", True)
+            checks["spool"] = failed.get("spool", True)
+            checks["message_spool"] = failed.get("message_spool", True)
         return checks
 
     def current_runtime(self) -> Runtime:
@@ -316,8 +318,10 @@ class App:
     async def reload(self) -> bool:
         """Re-read policy, detectors and lists. Any problem (a bad, empty or half-written file, or an error while
         reading it) keeps the running configuration: a reload must never leave the gateway with less policy
-        than it had."""
+        than it had. The STARTTLS certificate and key (and the Exchange Online CA bundle) are re-read too, and
+        only a pair that loads replaces the running one, together with the policy or not at all."""
         try:
+            tls = await asyncio.to_thread(server_context, self.cfg)
             fresh = await asyncio.to_thread(load, self.cfg.directory)
         except ConfigError as exc:
             for problem in exc.problems:
@@ -344,9 +348,10 @@ class App:
                                         f"{str(exc)[:200]})"])
             return False
         old, self.runtime, self.cfg = self.runtime, runtime, cfg
+        self.tls_context = tls  # connections accepted from now on; open ones keep the session they have
         if old is not None:
             old.retire()
-        log.info("reloaded", generation=self.generation)
+        log.info("reloaded", generation=self.generation, tls=tls is not None)
         self._reload_status(True, [])
         return True
 

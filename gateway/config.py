@@ -19,6 +19,7 @@ from detectors.settings import DetectorsSettings, load_detectors_settings
 from gateway.config_errors import ConfigError, ConfigProblem, FrozenModel, did_you_mean, model_from_data, read_yaml
 from gateway.mime.limits import ExtractionLimits
 from gateway.policy.config import PolicyConfig, load_policy
+from gateway.sso_settings import OidcSettings
 from gateway.store.settings import AlertSettings, DigestSettings, NotificationSettings, StoreSettings
 
 
@@ -52,6 +53,43 @@ class TlsSettings(FrozenModel):
     cert: Path | None = Field(None, description="PEM certificate chain for STARTTLS. STARTTLS is offered when set.")
     key: Path | None = Field(None, description="PEM private key for the certificate.")
     required: bool = Field(False, description="Refuse MAIL before STARTTLS (530 5.7.0).")
+
+
+_GUID = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+
+
+class ExchangeOnlineSettings(FrozenModel):
+    """Admission of one Exchange Online tenant's outbound connector (issue 17): Microsoft's sending addresses are
+    shared by every tenant, so neither the address nor the certificate alone says whose mail it is."""
+
+    tenant_id: str | None = Field(
+        None,
+        pattern=_GUID,
+        description="The tenant's id (a GUID, Entra ID > Overview > Tenant ID). Set: a client that presents a "
+        "certificate verified against ca_bundle and named in certificate_names may relay, and each of its "
+        "messages must carry tenant_header equal to this id (554 5.7.1 otherwise). Unset: off.",
+    )
+    certificate_names: list[str] = Field(
+        default_factory=lambda: ["mail.protection.outlook.com"],
+        min_length=1,
+        description="Names the client certificate must carry (subject CN or a DNS SAN; `*.example.com` matches one "
+        "label). Exchange Online's connector presents mail.protection.outlook.com.",
+    )
+    ca_bundle: Path | None = Field(
+        None,
+        description="PEM file of the CA certificates the client certificate must chain to (relative to the config "
+        "folder); only these are trusted for client certificates, never the system store. Re-read on SIGHUP.",
+    )
+    tenant_header: str = Field(
+        "X-MS-Exchange-CrossTenant-Id",
+        pattern=r"^[!-9;-~]{1,76}$",
+        description="Header field Exchange Online stamps with the sending tenant's id; every copy of it in the "
+        "message must equal tenant_id, and at least one must be there.",
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return self.tenant_id is not None
 
 
 class AuthSettings(FrozenModel):
@@ -103,13 +141,19 @@ class ServerSettings(FrozenModel):
     max_command_length: int = Field(2048, ge=512, description="Longest SMTP command line accepted.")
     max_header_count: int = Field(1000, ge=10, description="Most header fields in one message (552 after).")
     bare_line_endings: str = Field(
-        "reject",
+        "normalise",
         pattern="^(reject|normalise)$",
-        description="Bare LF / bare CR in DATA (SMTP smuggling): `reject` (550) or `normalise` to CRLF.",
+        description="A line ending in a bare LF in DATA: `normalise` (default, as Postfix 3.9+) takes it as CRLF and "
+        "relays CRLF only, so `\\n.\\n` can never end the message upstream; `reject` refuses the message (554 "
+        "5.6.0). A bare CR and NUL are always refused.",
     )
     shutdown_grace: float = Field(30.0, ge=0, description="Seconds to let transactions finish on SIGTERM.")
     tls: TlsSettings = Field(default_factory=TlsSettings, description="STARTTLS settings.")
     auth: AuthSettings = Field(default_factory=AuthSettings, description="SMTP AUTH settings.")
+    exchange_online: ExchangeOnlineSettings = Field(
+        default_factory=ExchangeOnlineSettings,
+        description="Admit one Exchange Online tenant by client certificate and tenant header (docs/deploy.md).",
+    )
 
     @model_validator(mode="after")
     def _budget_holds_one_message(self) -> ServerSettings:
@@ -222,6 +266,9 @@ class ConsoleSettings(FrozenModel):
     )
     exception_max_days: int = Field(
         90, ge=1, le=366, description="Longest a policy exception may run before it expires (issue 15)."
+    )
+    oidc: OidcSettings = Field(
+        default_factory=OidcSettings, description="Single sign-on by OpenID Connect (README: Single sign-on)."
     )
 
 
@@ -518,5 +565,17 @@ def _check_paths(cfg: Config, gw_file: Path) -> None:
                                       "required by policy.yaml encrypt mode smarthost (or S/MIME fallback smarthost)"))
     if tls.required and tls.cert is None:
         problems.append(ConfigProblem(str(gw_file), "server.tls.required", "needs server.tls.cert and key"))
+    exo = cfg.gateway.server.exchange_online
+    if exo.enabled:
+        if tls.cert is None:
+            problems.append(ConfigProblem(str(gw_file), "server.exchange_online.tenant_id",
+                                          "needs server.tls.cert and key (the connector's certificate comes with "
+                                          "STARTTLS)"))
+        if exo.ca_bundle is None:
+            problems.append(ConfigProblem(str(gw_file), "server.exchange_online.ca_bundle",
+                                          "needs a PEM file of the CAs that issue the connector's certificate"))
+        elif not cfg.resolve(exo.ca_bundle).is_file():
+            problems.append(ConfigProblem(str(gw_file), "server.exchange_online.ca_bundle",
+                                          f"file not found: {cfg.resolve(exo.ca_bundle)}"))
     if problems:
         raise ConfigError(problems)

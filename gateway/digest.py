@@ -334,7 +334,7 @@ async def collect_digest(cfg: Config, store: Store, day: date, now: datetime) ->
         breaches=breaches,
         repeat_threshold=cfg.gateway.digest.repeat_sender_threshold,
     )
-    start, _ = day_bounds(day, tz)
-    uses = await store.exception_uses_since(start)
+    start, day_end = day_bounds(day, tz)
+    uses = await store.exception_uses_since(start, day_end)  # that day's uses only, also for a past day
     data.exceptions.extend(exception_items(await store.list_exceptions(), uses, now))
     return data

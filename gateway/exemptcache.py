@@ -30,6 +30,7 @@ class ExemptionCache:
         self.ttl = ttl
         self._items: tuple[Exemption, ...] = ()
         self._read_at: float | None = None
+        self._version = 0
         self.failures = 0
 
     def invalidate(self) -> None:
@@ -39,10 +40,12 @@ class ExemptionCache:
         if store is None:
             return ()
         loop = asyncio.get_running_loop()
-        if self._read_at is None or loop.time() - self._read_at > self.ttl:
+        version = int(getattr(store, "exemptions_version", 0))  # a decision (revocation) here: re-read at once
+        if self._read_at is None or loop.time() - self._read_at > self.ttl or version != self._version:
             try:
                 self._items = await asyncio.wait_for(store.active_exemptions(), LOOKUP_SECONDS)
                 self._read_at = loop.time()
+                self._version = version
             except Exception as exc:
                 self.failures += 1
                 self._items, self._read_at = (), None

@@ -16,6 +16,7 @@ other's layer.
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import struct
 import uuid
@@ -53,15 +54,33 @@ class SpoolRef:
     size: int
     key_env: str | None
 
-    def read(self) -> bytes:
-        """The whole message, built in one buffer (no list of records joined at the end)."""
+    def blocks(self) -> Iterator[bytes]:
+        """The message as written: ``head``, then each record (decrypted), every block whole lines. A scan worker
+        parses from these (``gateway.mime.spooled``) without ever holding the whole message."""
         fernet = fernet_from_env(self.key_env)
-        out = io.BytesIO()
-        out.write(self.head)
+        yield self.head
         with open(self.path, "rb") as fh:
             for record in _records(fh):
-                out.write(fernet.decrypt(record) if fernet is not None else record)
-        return out.getvalue()
+                yield fernet.decrypt(record) if fernet is not None else record
+
+    def read(self) -> bytes:
+        """The whole message in one buffer of exactly ``size`` bytes (no list of records joined at the end, no
+        buffer grown and copied on the way)."""
+        return _gather(self.blocks(), self.size)
+
+
+def _gather(blocks: Iterator[bytes], size: int) -> bytes:
+    """``blocks`` in one buffer sized for ``size`` bytes up front: ``BytesIO`` sizes its buffer exactly on the
+    first jump, so ``getvalue`` hands that buffer over instead of copying a grown one."""
+    out = io.BytesIO()
+    if size > 0:
+        out.seek(size - 1)
+        out.write(b"\0")
+        out.seek(0)
+    for block in blocks:
+        out.write(block)
+    out.truncate()
+    return out.getvalue()
 
 
 def _records(fh: BinaryIO) -> Iterator[bytes]:
@@ -179,14 +198,10 @@ class MessageSpool:
                 yield self._fernet.decrypt(record) if self._fernet is not None else record
 
     def read(self) -> bytes:
-        """The whole message in one buffer (for the paths that need it all: quarantine, S/MIME)."""
+        """The whole message in one buffer (for the paths that need it all: S/MIME, DKIM)."""
         if self.path is None:
             return self.in_memory()
-        out = io.BytesIO()
-        out.write(self._head)
-        for block in self.body_blocks():
-            out.write(block)
-        return out.getvalue()
+        return _gather(itertools.chain((bytes(self._head),), self.body_blocks()), self.size)
 
     def ref(self) -> SpoolRef:
         if self.path is None:

@@ -31,9 +31,16 @@ class Probes:
     connections: Callable[[], int]
     waiting: Callable[[], int]
     running: Callable[[], int]
-    readiness: Callable[[], Awaitable[dict[str, bool]]]
+    readiness: Callable[[], Awaitable[dict[str, bool | str]]]
+    """Each check: True (ok), False (failed) or the reason it failed (``database_write FAIL <reason>``)."""
     warnings: Callable[[], dict[str, str]] = field(default=lambda: {})
     """Degraded but still ready (OCR on without tesseract): listed on /readyz as ``name WARN detail``."""
+
+
+def _check_line(value: bool | str) -> str:
+    if value is True:
+        return "ok"
+    return f"FAIL {value}" if isinstance(value, str) and value else "FAIL"
 
 
 class MetricsServer:
@@ -92,9 +99,9 @@ class MetricsServer:
                 status, body = "200 OK", b"ok\n"
             elif path == "/readyz":
                 checks = await self.probes.readiness()
-                ok = all(checks.values())
+                ok = all(v is True for v in checks.values())
                 status = "200 OK" if ok else "503 Service Unavailable"
-                lines = [f"{k} {'ok' if v else 'FAIL'}\n" for k, v in checks.items()]
+                lines = [f"{k} {_check_line(v)}\n" for k, v in checks.items()]
                 lines += [f"{k} WARN {v}\n" for k, v in self.probes.warnings().items()]
                 body = "".join(lines).encode()
             writer.write(

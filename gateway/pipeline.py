@@ -144,8 +144,8 @@ class Pipeline:
             if txn is not None:
                 await txn.abort()
             assert facts is not None
-            held = sub.loaded() if action == Action.QUARANTINE else sub  # the quarantine stores every byte
-            await self._hold_or_refuse(held, rt, facts, decision, out)
+            # A spooled message is streamed from its file into the quarantine (Store.quarantine), not loaded.
+            await self._hold_or_refuse(sub, rt, facts, decision, out)
             return
 
         # A spooled message is relayed as its header block plus the rest streamed from the spool; only S/MIME

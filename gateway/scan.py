@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.utils import parseaddr
+from email.utils import getaddresses, parseaddr
 from pathlib import Path
 
 import structlog
@@ -32,9 +32,11 @@ from detectors.recipients import RecipientClassifier, RecipientLists
 from detectors.sensitivity import assess_sensitivity, distinct_case_numbers
 from gateway.config import Config, optional_case_key
 from gateway.facts import ScanResult
+from gateway.message_spool import SpoolRef
 from gateway.mime.extract import extract
 from gateway.mime.model import Extraction, Unscannable
 from gateway.mime.parse import header_addresses, parse_message
+from gateway.mime.spooled import parse_skeletal, skeleton_from_blocks
 from gateway.policy.config import PolicyConfig
 
 log = structlog.get_logger("dlpgate.scan")
@@ -62,6 +64,32 @@ def _sender_name(msg: EmailMessage) -> str:
         return parseaddr(str(msg.get("From", "")))[0]
     except Exception:
         return ""
+
+
+_MAX_ADDRESS_FIELD = 8192
+"""Longer To/Cc/Bcc values are not parsed for display names (the parser is super-linear)."""
+
+
+def recipient_names(msg: EmailMessage, rcpt_tos: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """Each envelope recipient with the display name the To/Cc/Bcc fields give its address ("" when none):
+    content detection exempts a display name only as far as it spells that recipient's own mailbox."""
+    values: list[str] = []
+    for name in ("To", "Cc", "Bcc"):
+        for v in msg.get_all(name, []) or []:
+            try:
+                text = str(v)
+            except Exception:  # noqa: S112 - an unreadable field gives no names, the rest still count
+                continue
+            if len(text) <= _MAX_ADDRESS_FIELD:
+                values.append(text)
+    shown: dict[str, str] = {}
+    try:
+        for display, addr in getaddresses(values):
+            if display.strip():
+                shown.setdefault(addr.strip().lower(), display)
+    except Exception:  # noqa: S110 - malformed fields: the recipients keep their addresses only
+        pass
+    return tuple((r, shown.get(r.strip().strip("<>").lower(), "")) for r in rcpt_tos)
 
 
 def content_detector(cfg: Config) -> ContentDetector:
@@ -139,6 +167,10 @@ def case_matcher(cfg: Config, snapshot: Path | None) -> CaseMatcher | None:
         return None
 
 
+def _part_flood(max_parts: int) -> Extraction:
+    return Extraction(unscannable=(Unscannable("message", "limit", f"more than {max_parts} MIME parts"),))
+
+
 @dataclass
 class Scanner:
     cfg: Config
@@ -161,26 +193,43 @@ class Scanner:
             cases=cases,
         )
 
+    def read_message(self, message: bytes | SpoolRef) -> tuple[EmailMessage, Extraction, int]:
+        """Parse and extract: (message, extraction, size in bytes). A spooled message is read from its file
+        through ``gateway.mime.spooled`` (never the raw bytes and the decoded attachments at once: issue 13's
+        memory bound); when that reader cannot be sure of the result, the whole file is read and parsed the
+        ordinary way, as bytes handed in are."""
+        limits = self.cfg.gateway.extraction
+        if isinstance(message, SpoolRef):
+            sk = skeleton_from_blocks(message.blocks())
+            if sk is not None:
+                # The runs taken out hold no "\n--": the skeleton counts the raw message's boundaries.
+                if sk.data.count(b"\n--") > 2 * limits.max_parts:
+                    return parse_headers(sk.data), _part_flood(limits.max_parts), message.size
+                msg = parse_skeletal(sk)
+                if msg is not None:
+                    return msg, extract(msg, limits), message.size
+            sk = None  # free the decoded runs before the whole file is read
+            message = message.read()
+        if message.count(b"\n--") > 2 * limits.max_parts:
+            # The stdlib parser spends ~250 us per MIME part before any limit of ours applies; a message with
+            # tens of thousands of boundaries is judged on its headers alone, as unscannable.
+            return parse_headers(message), _part_flood(limits.max_parts), len(message)
+        msg = parse_message(message)
+        return msg, extract(msg, limits), len(message)
+
     def scan(
         self,
-        raw: bytes,
+        raw: bytes | SpoolRef,
         mail_from: str,
         rcpt_tos: Sequence[str],
         *,
         reveal: bool = False,
     ) -> ScanResult:
+        """The facts about one message: its bytes, or (a large message in a scan worker) a reference to its spool
+        file, read block by block so that its large attachments are held only decoded (``read_message``)."""
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        limits = self.cfg.gateway.extraction
-        if raw.count(b"\n--") > 2 * limits.max_parts:
-            # The stdlib parser spends ~250 us per MIME part before any limit of ours applies; a message with
-            # tens of thousands of boundaries is judged on its headers alone, as unscannable.
-            msg = parse_headers(raw)
-            extraction = Extraction(unscannable=(
-                Unscannable("message", "limit", f"more than {limits.max_parts} MIME parts"),))
-        else:
-            msg = parse_message(raw)
-            extraction = extract(msg, limits)
+        msg, extraction, size = self.read_message(raw)
         t1 = time.perf_counter()
         timings["extract"] = t1 - t0
 
@@ -193,6 +242,7 @@ class Scanner:
         ctx = DetectionContext(
             sender_address=mail_from,
             sender_name=sender_name,
+            recipients=recipient_names(msg, rcpt_tos),
             run_ner=bool(external),
             # The case directory needs the case numbers' text; it is dropped again below unless asked for.
             reveal=reveal or self.cases is not None,
@@ -236,7 +286,7 @@ class Scanner:
             redaction_failed=extraction.redaction_failed,
             visible_external=visible_external,
             headers=_header_pairs(msg),
-            size=len(raw),
+            size=size,
             message_id=(str(msg.get("Message-ID", "")).strip() or None),
             defects=extraction.defects,
             ner_skipped=not ctx.run_ner,

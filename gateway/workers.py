@@ -74,13 +74,13 @@ def _warm() -> int:
 
 
 def _scan_in_worker(message: bytes | SpoolRef, mail_from: str, rcpt_tos: tuple[str, ...]) -> ScanResult:
-    """A large message arrives as a reference to its spool file (read here, once) rather than as bytes pickled
-    by the parent, sent through a pipe and unpickled: three copies fewer of the largest messages."""
+    """A large message arrives as a reference to its spool file rather than as bytes pickled by the parent, sent
+    through a pipe and unpickled (three copies fewer), and the scanner reads the file block by block: its large
+    attachments are only ever held decoded, never beside the raw message (``Scanner.read_message``)."""
     from gateway.scan import Scanner
 
     assert isinstance(_scanner, Scanner), "worker not initialised"
-    raw = message.read() if isinstance(message, SpoolRef) else message
-    return _scanner.scan(raw, mail_from, rcpt_tos)
+    return _scanner.scan(message, mail_from, rcpt_tos)
 
 
 class PoolBusy(Exception):

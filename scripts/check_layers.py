@@ -55,6 +55,7 @@ LEAF: frozenset[str] = frozenset({
     "gateway.oneline",
     "gateway.mime.model",
     "gateway.store.settings",
+    "gateway.sso_settings",
     "detectors.findings",
 })
 

@@ -80,6 +80,33 @@ HOME_CUE = regex.compile(
     r"|address[ \t]+of[ \t]+the[ \t]+(?:child|mother|father|applicant|respondent))(?![\w])",
     regex.IGNORECASE,
 )
+# How an organisation word stands to an address after it. Directly followed by a lower-case word it modifies that
+# word ("NHS patient", "council tenant", "a Leeds School pupil") unless the word is premises or a connector
+# ("Council offices", "Trust is at"); followed by a number or an identifier label it labels an identifier ("NHS
+# No. 943 476 5919"); inside a bracketed aside closed before the address it describes the noun before it
+# ("Amelia Brown (NHS) is at"). In each case it names someone's circumstances, not whose premises the address is.
+ORG_TO_ADDRESS = frozenset({
+    "at", "is", "are", "was", "were", "the", "our", "their", "its", "located", "based", "on", "in", "of", "and",
+    "for", "to", "by", "from", "with", "within", "office", "offices", "premises", "building", "buildings", "site",
+    "sites", "headquarters", "hq", "depot", "reception", "campus", "address", "main", "head", "registered",
+    "branch", "base", "now", "here", "new", "postal", "trading", "business", "correspondence", "or",
+})
+_MODIFIED = regex.compile(r"[ \t]+(\p{Ll}[\p{L}'’\-]*)")
+_IDENTIFIER_LABEL = regex.compile(r"[ \t.:#]*(?:(?i:no|nos|number|num|id|ref|reference)(?![\w])|\d)")
+
+
+def organisation_word_owns(rest: str) -> bool:
+    """Given the text from just after an organisation word up to an address, whether the word names the address's
+    organisation (see ``ORG_TO_ADDRESS``)."""
+    if _IDENTIFIER_LABEL.match(rest):
+        return False
+    m = _MODIFIED.match(rest)
+    if m is not None and m.group(1).lower() not in ORG_TO_ADDRESS:
+        return False
+    close = rest.find(")")
+    return not (close >= 0 and "(" not in rest[:close])
+
+
 _SENTENCE_END = regex.compile(r"[.!?][ \t]+(?=\p{Lu})|\n[ \t]*\n")
 FOOTER_REACH = 200
 
@@ -129,6 +156,11 @@ def home_cue_before(text: str, start: int) -> bool:
     return bool(HOME_CUE.search(clause))
 
 
+def names_organisation(before: str) -> bool:
+    """An organisation's name in ``before`` (text leading up to an address) that the address belongs to."""
+    return any(organisation_word_owns(before[m.end() :]) for m in ORG_NAME.finditer(before))
+
+
 def business_reason(text: str, start: int, end: int) -> str:
     """Why the address (or account) at ``text[start:end]`` is an organisation's, or "" when nothing says so."""
     span = text[start:end]
@@ -139,7 +171,7 @@ def business_reason(text: str, start: int, end: int) -> str:
     if home:
         return ""
     same_line_before = text[line_start:start]
-    if ORG_NAME.search(same_line_before) or PREMISES.search(same_line_before):
+    if names_organisation(same_line_before) or PREMISES.search(same_line_before):
         return "organisation on the same line"
     if VENUE_BEFORE.search(same_line_before):
         return "a named venue"
@@ -152,7 +184,7 @@ def business_reason(text: str, start: int, end: int) -> str:
         for line in above:
             if not _is_heading_line(line):
                 break
-            if ORG_NAME.search(line) or PREMISES.search(line) or CONTACT_LINE.search(line):
+            if names_organisation(line) or PREMISES.search(line) or CONTACT_LINE.search(line):
                 return "organisation or premises on the line above"
     for line in (*above[:1], *below):
         if CONTACT_LINE.search(line):

@@ -17,7 +17,8 @@ from gateway.cli import add_config_argument
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("reload", help="re-read policy, detector YAML and lists in the running gateway (SIGHUP)")
+    p = sub.add_parser(
+        "reload", help="re-read policy, detector YAML, lists and TLS certificates in the running gateway (SIGHUP)")
     add_config_argument(p)
     p.add_argument(
         "--timeout", type=float, default=60.0, metavar="SECONDS",

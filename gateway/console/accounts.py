@@ -1,4 +1,5 @@
-"""Signing in and out (local accounts: argon2id, lockout with back-off) and account administration."""
+"""Signing in and out (local accounts: argon2id, lockout with back-off; single sign-on is ``oidc.py``'s, offered
+on the same page) and account administration."""
 
 from __future__ import annotations
 
@@ -11,18 +12,27 @@ from gateway.console.web import Console, client_of, redirect
 from gateway.store import ROLES, Conflict, NotFound
 
 GENERIC_FAILURE = "The name or password is not right, or the account is locked. Try again later."
+LOCAL_OFF = "Password sign-in is turned off here: use single sign-on."
 
 
 def routes(console: Console) -> list[Route]:
     store = console.store
     settings = console.settings
+    sso = settings.oidc
+
+    def signin_page(request: Request, status: int = 200, **context: object) -> Response:
+        return console.page(request, "signin.html", None, status=status, local=sso.local_accounts,
+                            sso_label=sso.label if sso.enabled else None, **context)
 
     async def signin_form(request: Request) -> Response:
-        if await console.viewer(request) is not None:
-            return redirect("/queue")
-        return console.page(request, "signin.html", None)
+        viewer = await console.viewer(request)
+        if viewer is not None:
+            return redirect("/my" if viewer.role == "sender" else "/queue")
+        return signin_page(request)
 
     async def signin(request: Request) -> Response:
+        if not sso.local_accounts:  # before the CSRF check: the page has no password form to take a token from
+            return signin_page(request, status=403, error=LOCAL_OFF)
         form = await console.form(request)
         name = form.get("username", "").strip()
         password = form.get("password", "")
@@ -46,7 +56,7 @@ def routes(console: Console) -> list[Route]:
             await store.note_sign_in(account.name, ok=True, client=client)
             console.start_session(request, account.name)
             return redirect("/queue")
-        return console.page(request, "signin.html", None, status=401, error=GENERIC_FAILURE, username=name)
+        return signin_page(request, status=401, error=GENERIC_FAILURE, username=name)
 
     async def signout(request: Request) -> Response:
         await console.form(request)

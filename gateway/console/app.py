@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.console import accounts, audit, exceptions, incidents, review, sender, trends
+from gateway.console import accounts, audit, exceptions, incidents, oidc, review, sender, trends
 from gateway.console.security import SecurityHeaders, load_secret
 from gateway.console.web import HERE, Console, redirect
 
@@ -28,9 +28,11 @@ def build_app(cfg: Config, store: Store, *, secret: str | None = None) -> Starle
     settings = cfg.gateway.console
     tls = settings.tls.cert is not None
     console = Console(cfg, store)
+    key = secret or load_secret(settings.secret_key_env, cfg.state_dir)
 
     async def home(request: Request) -> Response:
-        return redirect("/queue")
+        viewer = await console.viewer(request)
+        return redirect("/my" if viewer is not None and viewer.role == "sender" else "/queue")
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -42,6 +44,7 @@ def build_app(cfg: Config, store: Store, *, secret: str | None = None) -> Starle
     routes = [
         Route("/", home, methods=["GET"]),
         *accounts.routes(console),
+        *oidc.routes(console, key),
         *review.routes(console),
         *incidents.routes(console),
         *exceptions.routes(console),
@@ -56,7 +59,7 @@ def build_app(cfg: Config, store: Store, *, secret: str | None = None) -> Starle
             Middleware(SecurityHeaders, tls=tls),
             Middleware(
                 SessionMiddleware,
-                secret_key=secret or load_secret(settings.secret_key_env, cfg.state_dir),
+                secret_key=key,
                 session_cookie=SESSION_COOKIE,
                 max_age=int(settings.session_absolute_hours * 3600),
                 same_site="strict",

@@ -4,6 +4,10 @@ state, expiry and how many messages it let through.
 
 The console refuses an exception that would relax a rule marked ``exemptable: false`` or run longer than
 ``console.exception_max_days``; the engine ignores one for such a rule in any case.
+
+An admin can revoke one in force (or still pending) with a reason: it stops applying at once in this process and
+within the gateway's exception TTL (10 seconds) on other nodes (``gateway/exemptcache.py``); the revocation is an
+audit line and the exception stays listed as ``revoked``.
 """
 
 from __future__ import annotations
@@ -114,8 +118,27 @@ def routes(console: Console) -> list[Route]:
         console.flash(request, f"Exception {exception_id} {'approved' if approve else 'refused'}.")
         return redirect("/exceptions")
 
+    async def revoke(request: Request) -> Response:
+        viewer = await console.require(request, "admin")
+        form = await console.form(request)
+        exception_id = int(request.path_params["exception"])
+        why = form.get("justification", "").strip()
+        if len(why) < 5:
+            console.flash(request, "Say why it is revoked (at least a few words): it goes in the audit trail.",
+                          "error")
+            return redirect("/exceptions")
+        try:
+            with acting_from(client_of(request)):
+                await store.revoke_exception(exception_id, actor=viewer.name, reason=why)
+        except (Conflict, NotFound) as exc:
+            console.flash(request, str(exc), "error")
+            return redirect("/exceptions")
+        console.flash(request, f"Exception {exception_id} revoked: it no longer applies.")
+        return redirect("/exceptions")
+
     return [
         Route("/exceptions", listing, methods=["GET"]),
+        Route("/exceptions/{exception:int}/revoke", revoke, methods=["POST"]),
         Route("/exceptions", request_one, methods=["POST"]),
         Route("/exceptions/{exception:int}/decide", decide, methods=["POST"]),
     ]

@@ -1,5 +1,7 @@
-"""The quarantine queue, a held message's page, reveal, and the decisions (release, release as is, reject),
-with four eyes where the message is special-category or a rule that held it says ``four_eyes: true``.
+"""The quarantine queue, a held message's page, reveal, and the decisions (release, to every recipient or to chosen
+ones; release as is; reject, optionally telling the sender why), with four eyes where the message is
+special-category or a rule that held it says ``four_eyes: true``. One decision is ``decisions.decide_one``, which
+the queue's bulk actions (``bulk.py``) run for each message too.
 
 Filters live in the session, not the address: an address in a URL ends up in logs and browser history.
 """
@@ -16,19 +18,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.console import bulk
+from gateway.console.decisions import ACTIONS, decide_one, four_eyes_reasons, release_one
 from gateway.console.web import Console, Viewer, client_of, redirect
-from gateway.notify.outcome import tell_sender_outcome
-from gateway.notify.release import release_held, required_actions
-from gateway.store import (
-    Conflict,
-    NotFound,
-    QueueFilter,
-    ReleaseFailed,
-    ReleaseRefused,
-    ReleaseUncertain,
-    StoreError,
-    acting_from,
-)
+from gateway.notify.notices import REJECT_REASONS
+from gateway.notify.release import required_actions
+from gateway.store import Conflict, NotFound, QueueFilter, StoreError, acting_from
 
 if TYPE_CHECKING:
     from gateway.store import QuarantineRecord
@@ -43,18 +38,6 @@ STATE_LABELS = {
     "rejected": "Rejected",
     "expired": "Expired",
 }
-
-
-def four_eyes_reasons(console: Console, record: QuarantineRecord) -> list[str]:
-    """Why a release of ``record`` needs a second person (empty: it does not)."""
-    reasons = []
-    if record.incident.sensitivity == "special_category":
-        reasons.append("the message is special-category")
-    flagged = {r.id for r in console.cfg.policy.rules if r.four_eyes}
-    held_by = {str(r["rule_id"]) for r in record.incident.rules if r.get("mode", "enforce") == "enforce"}
-    for rule in sorted(held_by & flagged):
-        reasons.append(f"rule {rule} asks for four eyes")
-    return reasons
 
 
 def _filter_from(session: dict[str, Any]) -> QueueFilter:
@@ -91,6 +74,7 @@ def routes(console: Console) -> list[Route]:
             total=await store.queue_count(flt), by_rule=await store.queue_counts_by_rule(),
             rules=sorted(r.id for r in console.cfg.policy.rules), sensitivities=SENSITIVITIES,
             states=STATE_LABELS, now=store.clock(), sender_requests=await store.pending_release_requests(),
+            reject_reasons=REJECT_REASONS, bulk_max=bulk.BULK_MAX,
         )
 
     async def set_filter(request: Request) -> Response:
@@ -144,25 +128,20 @@ def routes(console: Console) -> list[Route]:
         if len(why) < 5:
             console.flash(request, "Give a justification (at least a few words): it goes in the audit trail.", "error")
             return redirect(f"/messages/{ref}")
-        with acting_from(client_of(request)):
-            if action == "reject":
-                try:
-                    await store.reject(ref, actor=viewer.name, reason=why)
-                    console.flash(request, f"{ref} rejected: it will not be sent.")
-                    await _tell_sender(console, ref, released=False, reason=why)
-                except (Conflict, NotFound) as exc:
-                    console.flash(request, str(exc), "error")
+        if action not in ACTIONS:
+            raise HTTPException(400, "Unknown action.")
+        chosen = [str(v) for v in (await request.form()).getlist("rcpt")]
+        recipients = None  # a form without the recipient choice (``choose``) releases to every one undecided
+        if action != "reject" and form.get("choose") == "1" and set(chosen) != set(record.undecided):
+            if not chosen:
+                console.flash(request, "Choose at least one recipient to release to.", "error")
                 return redirect(f"/messages/{ref}")
-            if action not in ("release", "release_as_is"):
-                raise HTTPException(400, "Unknown action.")
-            if four_eyes_reasons(console, record):
-                try:
-                    await store.request_approval(ref, action, actor=viewer.name, reason=why)
-                    console.flash(request, "Four eyes: the release now waits for an approver (not you).")
-                except (Conflict, NotFound) as exc:
-                    console.flash(request, str(exc), "error")
-                return redirect(f"/messages/{ref}")
-            await _release(console, request, ref, actor=viewer.name, reason=why, as_is=action == "release_as_is")
+            recipients = chosen
+        outcome = await decide_one(
+            console, ref, action, actor=viewer.name, reason=why, client=client_of(request), recipients=recipients,
+            rest="reject" if form.get("rest") == "reject" else "hold", notify=form.get("notify") or None,
+        )
+        console.flash(request, f"{ref}: {outcome.text}.", "info" if outcome.ok else "error")
         return redirect(f"/messages/{ref}")
 
     async def approvals(request: Request) -> Response:
@@ -189,8 +168,13 @@ def routes(console: Console) -> list[Route]:
                 return redirect(back)
             if approve:
                 reason = f"{decided.reason} (requested by {decided.requested_by}; approved: {why})"
-                await _release(console, request, decided.reference, actor=viewer.name, reason=reason,
-                               as_is=decided.kind == "release_as_is")
+                chosen = (decided.detail or {}).get("recipients")
+                outcome = await release_one(
+                    console, decided.reference, actor=viewer.name, reason=reason,
+                    as_is=decided.kind == "release_as_is", recipients=chosen,
+                    rest=str((decided.detail or {}).get("rest", "hold")),
+                )
+                console.flash(request, f"{decided.reference}: {outcome.text}.", "info" if outcome.ok else "error")
             else:
                 console.flash(request, "Release request refused; the message stays held.")
         return redirect(back)
@@ -203,33 +187,8 @@ def routes(console: Console) -> list[Route]:
         Route("/messages/{ref:str}/decide", decide, methods=["POST"]),
         Route("/approvals", approvals, methods=["GET"]),
         Route("/approvals/{approval:int}/decide", decide_approval, methods=["POST"]),
+        *bulk.routes(console, _filter_from),
     ]
-
-
-async def _release(console: Console, request: Request, ref: str, *, actor: str, reason: str, as_is: bool) -> None:
-    """``gateway.notify.release``: planned (the actions the policy still requires, unless as is), claimed once,
-    sent once. An unknown outcome is shown as such and never retried here."""
-    try:
-        reply, target = await release_held(console.store, console.cfg, ref, actor=actor, reason=reason, as_is=as_is)
-    except ReleaseUncertain as exc:
-        console.flash(request, f"Delivery outcome unknown: {exc}", "error")
-        return
-    except (ReleaseFailed, ReleaseRefused, Conflict, NotFound, StoreError) as exc:
-        console.flash(request, str(exc), "error")
-        return
-    applied = ", ".join(target.applied) or "as stored"
-    console.flash(request, f"{ref} released ({applied}); the next hop said {reply.code}.")
-    await _tell_sender(console, ref, released=True)
-
-
-async def _tell_sender(console: Console, ref: str, *, released: bool, reason: str = "") -> None:
-    """A sender who asked for release (issue 15) hears the outcome; a failure never undoes the decision."""
-    try:
-        await tell_sender_outcome(console.cfg, console.store, ref, released=released, reason=reason)
-    except Exception as exc:  # logged by reference; the decision stands
-        import structlog
-
-        structlog.get_logger(__name__).warning("outcome.failed", reference=ref, error=exc.__class__.__name__)
 
 
 def _readable(raw: bytes) -> dict[str, Any]:
@@ -263,5 +222,5 @@ async def _message_page(console: Console, request: Request, viewer: Viewer, reco
         required=required_actions(record), four_eyes=four_eyes_reasons(console, record),
         keep_until=record.stored_at + timedelta(days=console.cfg.gateway.store.retention_days),
         approvals=await store.approvals_for(ref), audit=list(reversed(trail)), uncertain=uncertain,
-        sender_request=await store.get_release_request(ref),
+        sender_request=await store.get_release_request(ref), reject_reasons=REJECT_REASONS,
     )

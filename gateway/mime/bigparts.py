@@ -18,6 +18,7 @@ from __future__ import annotations
 import binascii
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
 
@@ -112,21 +113,9 @@ def restore(msg: EmailMessage, raw: bytes, sk: Skeleton) -> bool:
     """Give each token's part its decoded run; False (nothing changed) unless every token is the whole body of
     a plain base64 attachment and every run is whole base64 quads."""
     try:
-        found: dict[str, Message] = {}
-        for part in _children(msg):
-            payload = getattr(part, "_payload", None)
-            if isinstance(payload, str) and payload.strip("\r\n") in sk.runs and _plain_attachment(part):
-                found[payload.strip("\r\n")] = part
-        if found.keys() != sk.runs.keys():
+        found = _token_parts(msg, sk.runs.keys())
+        if found is None:
             return False
-        nonce = next(iter(sk.runs))[-32:]
-        seen = 0
-        for part in msg.walk():
-            for text in (getattr(part, "_payload", None), part.preamble, part.epilogue):
-                if isinstance(text, str):
-                    seen += text.count(nonce)
-        if seen != len(sk.runs):
-            return False  # a token also stands somewhere else: the skeleton is not the message
         for start, end in sk.runs.values():
             if (end - start - raw.count(b"\n", start, end) - raw.count(b"\r", start, end)) % 4:
                 return False
@@ -139,3 +128,40 @@ def restore(msg: EmailMessage, raw: bytes, sk: Skeleton) -> bool:
     except Exception:
         return False
     return True
+
+
+def restore_decoded(msg: EmailMessage, payloads: dict[str, bytes]) -> bool:
+    """``restore`` for runs already decoded while the message was read (``gateway.mime.spooled``): the same
+    checks on where the tokens stand, then each part gets its bytes; False (nothing changed) otherwise."""
+    try:
+        found = _token_parts(msg, payloads.keys())
+        if found is None:
+            return False
+        for token, part in found.items():
+            part._payload = payloads[token]  # type: ignore[attr-defined]
+            part.replace_header("Content-Transfer-Encoding", "binary")
+    except Exception:
+        return False
+    return True
+
+
+def _token_parts(msg: EmailMessage, tokens: Iterable[str]) -> dict[str, Message] | None:
+    """Each token's part, or None unless every token is the whole body of a plain base64 attachment and stands
+    nowhere else in the message."""
+    wanted = set(tokens)
+    found: dict[str, Message] = {}
+    for part in _children(msg):
+        payload = getattr(part, "_payload", None)
+        if isinstance(payload, str) and payload.strip("\r\n") in wanted and _plain_attachment(part):
+            found[payload.strip("\r\n")] = part
+    if found.keys() != wanted or not wanted:
+        return None
+    nonce = next(iter(wanted))[-32:]
+    seen = 0
+    for part in msg.walk():
+        for text in (getattr(part, "_payload", None), part.preamble, part.epilogue):
+            if isinstance(text, str):
+                seen += text.count(nonce)
+    if seen != len(wanted):
+        return None  # a token also stands somewhere else: the skeleton is not the message
+    return found

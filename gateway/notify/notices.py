@@ -1,6 +1,11 @@
-"""The note to a sender whose message is held: that it is held, why (entity types and the policy clause,
-never the values), the reference, and whom to ask. Never to the null sender (bounces and auto-replies), and
-sent with a null envelope sender itself, so a failing notice cannot start a mail loop (RFC 3834)."""
+"""The notes to a sender: that their message is held, and (``notify_sender_rejected``) that a reviewer rejected
+it and why. Each says why in the policy's words (entity types and the policy clause, never the values, never
+the subject: the reference, when it was sent and to how many recipients identify it), and whom to ask. Never to
+the null sender (bounces and auto-replies), and sent with a null envelope sender itself, so a failing notice
+cannot start a mail loop (RFC 3834).
+
+A rejection's reason is one the reviewer picks from ``REJECT_REASONS``, never their free text: a justification
+typed for the audit trail may name the child or the family, and must not leave the organisation."""
 
 from __future__ import annotations
 
@@ -10,16 +15,18 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from gateway.notify.formats import fmt_local
 from gateway.notify.message import build_email, send_email
 from gateway.notify.releaselink import release_link
 from gateway.notify.templates import render, split_subject
 from gateway.store.records import entity_label
-from gateway.upstream import Upstream, UpstreamError
+from gateway.upstream import Upstream, UpstreamError, make_upstream
 
 if TYPE_CHECKING:
     from gateway.config import Config
     from gateway.facts import ScanResult
     from gateway.policy.model import Decision
+    from gateway.store import Store
     from gateway.submission import Submission
 
 log = structlog.get_logger(__name__)
@@ -84,3 +91,68 @@ async def notify_sender(
         return False
     log.info("notice.sent", reference=ref)
     return True
+
+
+REJECT_REASONS: dict[str, str] = {
+    "protected_information": "it contains personal or sensitive information that may not be sent to these "
+                             "recipients by ordinary email",
+    "secure_route": "it must go by a secure route (encrypted email or secure file transfer), not ordinary email",
+    "wrong_recipient": "it appears to be addressed to the wrong recipient",
+    "not_permitted": "sending it is not permitted by the Information Assurance policy",
+    "sent_in_error": "it was reported as sent in error",
+}
+"""What a reviewer may tell the sender about a rejection (code -> the sentence's ending)."""
+
+
+async def notify_sender_rejected(cfg: Config, store: Store, ref: str, reason: str, *, actor: str) -> bool:
+    """After a rejection: tell the sender it will not be sent and the reason the reviewer picked (a key of
+    ``REJECT_REASONS``). A sender who had asked for release gets this note instead of the bare outcome. The note
+    (or its failure) is an audit line; a failure is logged by reference and never raised."""
+    because = REJECT_REASONS.get(reason)
+    if because is None:
+        raise ValueError(f"unknown rejection reason {reason!r}")
+    record = await store.get_quarantined(ref)
+    if record is None or not record.mail_from:
+        return False
+    await store.settle_release_request(ref, "rejected")
+    tz = ZoneInfo(cfg.gateway.digest.timezone)
+    count = len(record.rcpt_tos)
+    org = cfg.gateway.organisation.name
+    contact = cfg.gateway.notifications.contact or cfg.gateway.digest.to
+    clauses = ", ".join(record.incident.clauses)
+    text = (
+        f"Your email sent at {fmt_local(record.incident.received_at, tz)} to {count} "
+        f"recipient{'s' if count != 1 else ''} has been reviewed by the Information Assurance team and will not "
+        f"be sent.\n\nWhy: {because}.\n"
+        + (f"Policy: Information Assurance Policy {clauses}\n" if clauses else "")
+        + f"\nReference: {ref}\n\nIf you need to share this information, contact {contact} quoting the "
+        f"reference.\n\nThis is an automatic message from the {org} email gateway.\n"
+    )
+    sender = cfg.gateway.notifications.sender or cfg.gateway.digest.sender
+    headers = {"X-DLP-Incident": ref}
+    mid = record.incident.message_id
+    if mid and "\n" not in mid and "\r" not in mid:
+        headers |= {"In-Reply-To": mid, "References": mid}
+    msg = build_email(sender=sender, to=[record.mail_from], subject=f"Your email will not be sent ({ref})",
+                      text=text, now=store.clock(), domain=cfg.gateway.server.hostname, headers=headers)
+    up = cfg.gateway.upstream
+    hop = make_upstream(cfg.upstream_url(up.url), local_hostname=up.helo_name or cfg.gateway.server.hostname,
+                        timeout=up.timeout, verify=up.tls_verify)
+    outcome: dict[str, object] = {"reason": reason}
+    try:
+        reply = await send_email(hop, "", [record.mail_from], msg)
+        outcome["reply_code"] = reply.code
+    except UpstreamError as exc:
+        outcome["error"] = exc.__class__.__name__
+        reply = None
+    finally:
+        await hop.close()
+    sent = reply is not None and reply.ok
+    await store.record_access("sender_notified" if sent else "sender_notice_failed", actor=actor,
+                              reason=because, detail=outcome, reference=ref)
+    if sent:
+        await store.mark_sender_told(ref)
+        log.info("notice.rejected_sent", reference=ref)
+    else:
+        log.warning("notice.rejected_failed", reference=ref, **outcome)
+    return sent

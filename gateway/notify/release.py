@@ -16,10 +16,11 @@ to name, and refuses when the route was not recorded and none is given.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gateway.actions.dkim import sign_if_configured
 from gateway.actions.encrypt import CertificateDirectory, add_subject_tag, smime_encrypt
 from gateway.actions.fields import prepend_fields
 from gateway.store.errors import NotFound, ReleaseFailed, ReleaseRefused, ReleaseUncertain
@@ -47,11 +48,15 @@ async def release(
     note: str | None = None,
     transform: Transform = _unchanged,
     detail: dict[str, Any] | None = None,
+    recipients: Sequence[str] | None = None,
+    rest: str = "hold",
 ) -> Reply:
     """Send ``ref`` through ``upstream``, the stored bytes passed through ``transform`` first; ``force``
     re-claims one stuck in ``releasing``. Raises ``Conflict`` (not releasable now), ``ReleaseFailed`` (still
-    held, safe to retry) or ``ReleaseUncertain``. ``detail`` goes into every audit line of the release."""
-    claim = await store.claim_release(ref, actor=actor, reason=reason, force=force, note=note, detail=detail)
+    held, safe to retry) or ``ReleaseUncertain``. ``detail`` goes into every audit line of the release.
+    ``recipients``: only these (among those not yet decided); the others are kept held or refused (``rest``)."""
+    claim = await store.claim_release(ref, actor=actor, reason=reason, force=force, note=note, detail=detail,
+                                      recipients=recipients, rest=rest)
     try:
         data = transform(claim.raw)
     except Exception as exc:
@@ -104,11 +109,17 @@ def required_actions(record: QuarantineRecord) -> list[str]:
     return steps
 
 
-def plan_release(cfg: Config, record: QuarantineRecord, *, as_is: bool = False, upstream: str | None = None
-                 ) -> ReleaseTarget:
+def plan_release(cfg: Config, record: QuarantineRecord, *, as_is: bool = False, upstream: str | None = None,
+                 recipients: Sequence[str] | None = None) -> ReleaseTarget:
     """Decide, before anything is claimed, where ``record`` goes and how; ``ReleaseRefused`` when it cannot be
     released as the policy requires (route unknown, no certificate for a recipient, actions not recorded).
-    ``upstream`` is the reviewer's explicit route, used instead of the recorded one."""
+    ``upstream`` is the reviewer's explicit route, used instead of the recorded one; ``recipients`` those it
+    goes to (default: every one not yet decided), whose certificates S/MIME needs.
+
+    A message the release changes (subject tag, S/MIME) is DKIM-signed when ``dkim.enabled``, exactly as the
+    relay signs what it changes (``gateway/actions/dkim.py``): the sender's own signature no longer verifies.
+    One released as stored keeps that signature and is not re-signed; mail for the encryption smarthost is
+    signed there."""
     ref = record.reference
     route = record.route or {}
     url = upstream or route.get("upstream")
@@ -127,7 +138,7 @@ def plan_release(cfg: Config, record: QuarantineRecord, *, as_is: bool = False, 
     mode = plan.get("encrypt_mode") if plan.get("action") == "encrypt" else None
     certs = None
     if mode == "smime":
-        mode, certs = _smime_or_fallback(cfg, record)
+        mode, certs = _smime_or_fallback(cfg, record, list(recipients) if recipients else record.undecided)
     if mode == "smarthost":
         url = route.get("encryption_smarthost") or cfg.gateway.upstream.encryption_smarthost
         if not url:
@@ -135,6 +146,8 @@ def plan_release(cfg: Config, record: QuarantineRecord, *, as_is: bool = False, 
                                  "(upstream.encryption_smarthost); still held")
     headers = [(str(name), str(value)) for name, value in plan.get("headers") or []]
     applied = ([f"encrypt:{mode}"] if mode else []) + (["headers"] if headers else [])
+    if mode in ("subject_tag", "smime") and cfg.gateway.dkim.enabled:
+        applied.append("dkim")
 
     def transform(raw: bytes) -> bytes:
         data = raw
@@ -143,6 +156,8 @@ def plan_release(cfg: Config, record: QuarantineRecord, *, as_is: bool = False, 
         elif mode == "smime":
             assert certs is not None
             data = smime_encrypt(data, certs)
+        if mode in ("subject_tag", "smime"):
+            data = sign_if_configured(cfg, data)  # changed here, so the sender's signature no longer holds
         return prepend_fields(data, headers)
 
     return ReleaseTarget(_route_or_refuse(ref, url), tuple(applied), transform=transform)
@@ -157,11 +172,11 @@ def _route_or_refuse(ref: str, url: str | None) -> str:
     return url
 
 
-def _smime_or_fallback(cfg: Config, record: QuarantineRecord) -> tuple[str, list[Any] | None]:
+def _smime_or_fallback(cfg: Config, record: QuarantineRecord, rcpts: list[str]) -> tuple[str, list[Any] | None]:
     """S/MIME needs every recipient's certificate now (one may have been added since the hold); without them the
     policy's fallback decides, as in the relay: another encrypt mode, or no release as required."""
     directory = CertificateDirectory(cfg.policy.lists.cert_dir)
-    certs = [directory.get(r) for r in record.rcpt_tos]
+    certs = [directory.get(r) for r in rcpts]
     if all(c is not None for c in certs):
         return "smime", [c for c in certs if c is not None]
     fallback = cfg.policy.encrypt.smime.fallback
@@ -185,13 +200,16 @@ async def release_held(
     as_is: bool = False,
     upstream: str | None = None,
     force: bool = False,
+    recipients: Sequence[str] | None = None,
+    rest: str = "hold",
 ) -> tuple[Reply, ReleaseTarget]:
     """A reviewer's release: plan it (``plan_release``), then send it once (``release``) through the recorded
-    route with the required actions applied. Raises what those raise, and ``NotFound``."""
+    route with the required actions applied. Raises what those raise, and ``NotFound``. ``recipients`` and
+    ``rest``: a release to chosen recipients (``Store.claim_release``)."""
     record = await store.get_quarantined(ref)
     if record is None:
         raise NotFound(f"{ref}: no quarantined message with that reference")
-    target = plan_release(cfg, record, as_is=as_is, upstream=upstream)
+    target = plan_release(cfg, record, as_is=as_is, upstream=upstream, recipients=recipients)
     up = cfg.gateway.upstream
     next_hop = make_upstream(
         cfg.upstream_url(target.url),
@@ -201,7 +219,8 @@ async def release_held(
     )
     try:
         reply = await release(store, ref, next_hop, actor=actor, reason=reason, force=force, note=note,
-                              transform=target.transform, detail=target.audit_detail())
+                              transform=target.transform, detail=target.audit_detail(),
+                              recipients=recipients, rest=rest)
     finally:
         await next_hop.close()
     return reply, target

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import ipaddress
+import os
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +31,8 @@ from gateway.runtime import Runtime
 from gateway.smtp import replies
 from gateway.smtp.auth import UserDatabase
 from gateway.smtp.collect import Budget, DataCollector
-from gateway.smtp.sanitize import has_control, received_line
+from gateway.smtp.sanitize import has_control, received_line, smtp_path
+from gateway.smtp.tls import certificate_names, name_matches
 from gateway.submission import Submission
 from gateway.tasks import spawn
 from gateway.upstream import MaildirUpstream, Transaction, UpstreamError
@@ -49,6 +50,8 @@ class TxnState:
     env: RelayEnvelope
     started: float
     deadline: asyncio.TimerHandle | None = None
+    tenant_check: bool = False
+    """Admitted only as the Exchange Online connector: each message must carry the configured tenant id."""
 
 
 class GatewaySession(Session):
@@ -59,6 +62,10 @@ class GatewaySession(Session):
         self.txn: TxnState | None = None
         self.body: DataCollector | None = None
         """The DATA being received or processed (``GatewaySMTP.smtp_DATA`` owns and closes it)."""
+        self.network_allowed: bool | None = None
+        """The client address is in allowed_networks (worked out once per connection)."""
+        self.exchange_admitted: bool | None = None
+        """The client's verified TLS certificate names the Exchange Online connector (once per TLS session)."""
 
     @property
     def auth_user(self) -> str | None:
@@ -99,6 +106,10 @@ class GatewaySMTP(SMTP):
     def _create_session(self) -> GatewaySession:
         return GatewaySession(self.loop)
 
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's ``SMTP._getaddr``, made cheaper (``sanitize.smtp_path``): the same parse, the same limit."""
+        return smtp_path(arg, self.local_part_limit)
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         first = self.transport is None
         if first:
@@ -109,6 +120,9 @@ class GatewaySMTP(SMTP):
                 transport.close()
                 return
             self._gateway.stats.connections += 1
+        elif isinstance(self.session, GatewaySession):
+            # STARTTLS: aiosmtpd starts a new session (RFC 3207 4.2); a transaction opened before it ends here.
+            self._gateway.end_transaction(self.session, abort=True)
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
@@ -249,13 +263,35 @@ class GatewayHandler:
         self.pre_auth: collections.Counter[str] = collections.Counter()
         """Open connections per client address outside allowed_networks that have not authenticated."""
         self.maildir_upstream = isinstance(pipeline.upstream, MaildirUpstream)
+        exo = settings.server.exchange_online
+        self.exchange = exo if exo.enabled else None
+        self.tenant_id = (exo.tenant_id or "").lower()
+        self.watch_header = exo.tenant_header.encode("ascii") if exo.enabled else None
 
     # ------------------------------------------------------------------ helpers
 
     def relay_allowed(self, session: Session) -> bool:
+        return self.admission(session) is not None
+
+    def admission(self, session: Session) -> str | None:
+        """How this client may relay: ``auth``, ``network`` (allowed_networks), ``exchange_online`` (the
+        connector's verified certificate; its messages still need the tenant header), or None."""
         if getattr(session, "authenticated", False):
-            return True
-        return self.address_allowed(self.peer_ip(session))
+            return "auth"
+        if not isinstance(session, GatewaySession):
+            return "network" if self.address_allowed(self.peer_ip(session)) else None
+        if session.network_allowed is None:
+            session.network_allowed = self.address_allowed(self.peer_ip(session))
+        if session.network_allowed:
+            return "network"
+        if self.exchange is None or session.ssl is None:
+            return None
+        if session.exchange_admitted is None:
+            names = certificate_names(session.ssl.get("peercert"))
+            session.exchange_admitted = name_matches(self.exchange.certificate_names, names)
+            log.info("exchange_online_certificate", peer=self.peer_ip(session), admitted=session.exchange_admitted,
+                     presented=bool(names))
+        return "exchange_online" if session.exchange_admitted else None
 
     def address_allowed(self, host: str) -> bool:
         """The client address is in allowed_networks (IPv4-mapped IPv6 addresses count as IPv4)."""
@@ -300,7 +336,7 @@ class GatewayHandler:
         spool = MessageSpool(self.spool_dir, memory_limit=server.spool_threshold, fernet=self.spool_key,
                              key_env=self.spool_key_env)
         return DataCollector(spool, self.budget, normalise=server.bare_line_endings == "normalise",
-                             max_headers=server.max_header_count)
+                             max_headers=server.max_header_count, watch=self.watch_header)
 
     def end_transaction(self, session: GatewaySession, *, abort: bool) -> None:
         st = session.txn
@@ -342,7 +378,7 @@ class GatewayHandler:
             address = ""
         runtime = self.get_runtime().acquire()
         st = TxnState(
-            txn_id=uuid.uuid4().hex[:16],
+            txn_id=os.urandom(8).hex(),
             runtime=runtime,
             upstream=None,
             env=RelayEnvelope(address, list(mail_options), []),
@@ -354,7 +390,12 @@ class GatewayHandler:
             self.settings.server.transaction_timeout, self._on_deadline, server
         )
         # Clients that may not relay get their 554 at RCPT; don't open an upstream transaction for them.
-        if self.relay_allowed(session) and not self.maildir_upstream:
+        admitted = self.admission(session)
+        if admitted == "exchange_online":
+            st.tenant_check = True
+            if isinstance(server, GatewaySMTP):
+                server.release_client_slot()  # proven by its certificate, as AUTH would
+        if admitted is not None and not self.maildir_upstream:
             try:
                 txn = await self.pipeline.upstream.begin()
             except UpstreamError as exc:
@@ -447,13 +488,15 @@ class GatewayHandler:
             raise RuntimeError("DATA without its collector")
         if body.nul:
             return replies.S554_NUL, None
-        if body.bare and self.settings.server.bare_line_endings == "reject":
+        if body.bare_cr or (body.bare_lf and self.settings.server.bare_line_endings == "reject"):
             return replies.S554_BARE_LINE_ENDING, None
         if body.fields > self.settings.server.max_header_count:
             return replies.S552_TOO_MANY_HEADERS, None
         if body.over_budget:
             log.warning("in_flight_budget_full", txn=st.txn_id, used=self.budget.used)
             return replies.S451_IN_FLIGHT_FULL, None
+        if st.tenant_check and not self.tenant_matches(body, st):
+            return replies.S554_TENANT_REFUSED, None
         if body.removed:
             log.info("client_dlp_headers_removed", txn=st.txn_id, count=body.removed)
         spool = body.spool
@@ -483,6 +526,16 @@ class GatewayHandler:
         if self.on_outcome is not None:
             self.on_outcome(out)
         return out.reply, out
+
+    def tenant_matches(self, body: DataCollector, st: TxnState) -> bool:
+        """Every copy of the tenant header equals the configured tenant id, and there is at least one: another
+        tenant's connector presents the same Microsoft certificate from the same addresses, and Exchange Online
+        stamps its own tenant's id (a copy a sender added to claim ours would sit beside it and differ)."""
+        values = body.watched_values()
+        ok = bool(values) and all(v.lower() == self.tenant_id for v in values)
+        if not ok:
+            log.warning("exchange_online_tenant_refused", txn=st.txn_id, fields=len(values))
+        return ok
 
     def _log(
         self, st: TxnState, session: GatewaySession, envelope: Envelope, out: Outcome | None, elapsed: float

@@ -35,6 +35,7 @@ S553_RECIPIENT_ROUTED = (
 )
 S552_TOO_MANY_HEADERS = "552 5.3.4 Message has too many header fields"
 S554_RELAY_DENIED = "554 5.7.1 Relay access denied"
+S554_TENANT_REFUSED = "554 5.7.1 Relay access denied: message is not from the admitted Exchange Online tenant"
 S554_BARE_LINE_ENDING = (
     "554 5.6.0 Message refused: bare CR or LF line ending (only CRLF is allowed; SMTP smuggling protection)"
 )

@@ -19,11 +19,18 @@ from gateway.oneline import one_line
 from gateway.store.base import StoreBase
 from gateway.store.errors import Conflict, NotFound
 from gateway.store.schema import console_accounts as acc
+from gateway.store.schema import quarantine as qtab
 
 ROLES = ("auditor", "reviewer", "approver", "admin")
 """Least to most: ``auditor`` reads metadata and the audit trail, never content; ``reviewer`` reveals (with a
 reason), releases and rejects; ``approver`` also gives the second approval four eyes need; ``admin`` also
 manages accounts."""
+
+SENDER = "sender"
+"""A role only single sign-on gives (``console.oidc.role_map`` / ``default_role``): the person sees their own
+held mail and asks for its release, nothing else (it ranks below ``auditor``)."""
+
+SSO_ROLES = (*ROLES, SENDER)
 
 
 @dataclass(frozen=True)
@@ -123,3 +130,41 @@ class AccountBook(StoreBase):
                 detail["locked_until"] = locked_until.isoformat()
             await self._audit(conn, "sign_in" if ok else "sign_in_failed", actor=one_line(name, 255),
                               detail=detail, now=now, source=client)
+
+    async def sso_sign_in(self, name: str, role: str, *, client: str | None = None, issuer: str = "") -> None:
+        """A person the identity provider vouched for signs in: their account (source ``oidc``, no password) is
+        made on first sign-in and its role follows the provider's groups at every sign-in, each change an
+        audit row. Conflict, with the reason, when a local account has that name (a provider's user never takes
+        over a local account) or the account is disabled (an administrator's decision outlives the groups)."""
+        if role not in SSO_ROLES:
+            raise ValueError(f"unknown role {role!r}; one of {', '.join(SSO_ROLES)}")
+        now = self.clock()
+        detail: dict[str, Any] = {"method": "oidc", "issuer": one_line(issuer, 200)}
+        async with self._write() as conn:
+            row = (await conn.execute(sa.select(acc).where(acc.c.name == name))).mappings().first()
+            if row is None:
+                await conn.execute(sa.insert(acc).values(
+                    name=one_line(name, 255), role=role, password_hash=None, source="oidc", disabled=False,
+                    created_at=now, failed_count=0, locked_until=None, last_login_at=now,
+                ))
+                await self._audit(conn, "account_added", actor="sso", new=role,
+                                  detail={"account": name, "source": "oidc"}, now=now, source=client)
+            elif row["source"] != "oidc":
+                raise Conflict("a local account has this name")
+            elif row["disabled"]:
+                raise Conflict("the account is disabled")
+            else:
+                if row["role"] != role:
+                    await self._audit(conn, "role_change", actor="sso", old=row["role"], new=role,
+                                      detail={"account": name, "why": "provider groups"}, now=now, source=client)
+                await conn.execute(sa.update(acc).where(acc.c.name == name).values(
+                    role=role, failed_count=0, locked_until=None, last_login_at=now))
+            await self._audit(conn, "sign_in", actor=one_line(name, 255), detail=detail, now=now, source=client)
+
+    async def messages_from(self, address: str, limit: int = 50) -> list[str]:
+        """References of the held (or once held) messages whose envelope sender is exactly ``address`` (case
+        folded), newest first: what a sender signed in by single sign-on may see, and nothing else."""
+        q = (sa.select(qtab.c.reference).where(sa.func.lower(qtab.c.mail_from) == address.strip().lower())
+             .order_by(qtab.c.id.desc()).limit(limit))
+        async with self.engine.connect() as conn:
+            return [str(r[0]) for r in (await conn.execute(q)).all()]

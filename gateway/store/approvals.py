@@ -35,6 +35,8 @@ class ApprovalRecord:
     decided_by: str | None
     decided_at: datetime | None
     decision_reason: str | None
+    detail: dict[str, Any] | None = None
+    """A release to chosen recipients: ``{"recipients": [...], "rest": "hold" | "reject"}`` (revision 0006)."""
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> ApprovalRecord:
@@ -45,8 +47,11 @@ class ApprovalBook(StoreBase):
     """``Store``'s approvals part (see the module docstring)."""
 
     async def request_approval(
-        self, ref: str, kind: str, *, actor: str, reason: str, client: str | None = None
+        self, ref: str, kind: str, *, actor: str, reason: str, client: str | None = None,
+        detail: dict[str, Any] | None = None,
     ) -> int:
+        """A pending request for someone else to approve; ``detail`` keeps a release's chosen recipients so the
+        approver sees, and releases, exactly what was asked."""
         if kind not in KINDS:
             raise ValueError(f"unknown approval kind {kind!r}")
         now = self.clock()
@@ -62,11 +67,12 @@ class ApprovalBook(StoreBase):
                 raise Conflict(f"{ref}: a release is already waiting for approval")
             res = await conn.execute(sa.insert(ap).values(
                 reference=ref, kind=kind, state="pending", requested_by=one_line(actor, 255), requested_at=now,
-                reason=reason,
+                reason=reason, detail=detail,
             ))
             approval_id = int(res.inserted_primary_key[0]) if res.inserted_primary_key else 0
             await self._audit(conn, "approval_requested", actor=actor, reference=ref, reason=reason,
-                              detail={"approval": approval_id, "kind": kind}, now=now, source=client)
+                              detail={"approval": approval_id, "kind": kind} | (detail or {}), now=now,
+                              source=client)
         return approval_id
 
     async def decide_approval(

@@ -4,6 +4,10 @@ until they expire, and every message they let through recorded against them.
 ``decide_exception`` is a conditional UPDATE (``state = 'pending' AND requested_by <> approver``), like four-eyes
 approvals: the requester can never approve their own. ``active_exemptions`` is what the gateway process loads
 (approved, unexpired, as ``gateway.policy.exemptions.Exemption`` values for the engine).
+
+``revoke_exception`` ends one early (an admin's decision, audited). So that it stops applying at once in this
+process (``dlpgate serve`` runs the console beside the relay), every decision bumps ``exemptions_version``, which
+the gateway's ``ExemptionCache`` compares before trusting its copy; other nodes re-read within its TTL.
 """
 
 from __future__ import annotations
@@ -96,6 +100,38 @@ class ExemptionBook(StoreBase):
                 raise Conflict(f"exception {exception_id} is {row['state']}: only a pending one can be decided")
             await self._audit(conn, f"exception_{state}", actor=approver, reason=reason, now=now,
                               detail={"exception": exception_id})
+        self._exemptions_changed()
+        record = await self.get_exception(exception_id)
+        assert record is not None
+        return record
+
+    @property
+    def exemptions_version(self) -> int:
+        """Bumped by every decision on an exception in this process (see the module docstring)."""
+        return int(getattr(self, "_exemptions_version", 0))
+
+    def _exemptions_changed(self) -> None:
+        self._exemptions_version = self.exemptions_version + 1
+
+    async def revoke_exception(self, exception_id: int, *, actor: str, reason: str) -> ExceptionRecord:
+        """End an approved (or still pending) exception now; ``Conflict`` when it is no longer in force."""
+        now = self.clock()
+        async with self._write() as conn:
+            row = (await conn.execute(sa.select(px).where(px.c.id == exception_id))).mappings().first()
+            if row is None:
+                raise NotFound(f"exception {exception_id}: no such exception")
+            res = await conn.execute(
+                sa.update(px)
+                .where(px.c.id == exception_id,
+                       sa.or_(px.c.state == "pending", sa.and_(px.c.state == "approved", px.c.expires_at > now)))
+                .values(state="revoked", decided_by=one_line(actor, 255), decided_at=now, decision_reason=reason)
+            )
+            if res.rowcount != 1:
+                state = "expired" if row["state"] == "approved" else row["state"]
+                raise Conflict(f"exception {exception_id} is {state}: only one in force or pending can be revoked")
+            await self._audit(conn, "exception_revoked", actor=actor, reason=reason, now=now, old=row["state"],
+                              new="revoked", detail={"exception": exception_id, "uses": int(row["uses"])})
+        self._exemptions_changed()
         record = await self.get_exception(exception_id)
         assert record is not None
         return record
@@ -129,9 +165,11 @@ class ExemptionBook(StoreBase):
                 await conn.execute(sa.update(px).where(px.c.id == exception_id)
                                    .values(uses=px.c.uses + 1, last_used_at=now))
 
-    async def exception_uses_since(self, since: datetime) -> dict[int, int]:
+    async def exception_uses_since(self, since: datetime, until: datetime | None = None) -> dict[int, int]:
+        """Uses per exception in ``[since, until)``: the digest for a past day must count that day only."""
+        where = [uses.c.at >= since] + ([uses.c.at < until] if until is not None else [])
         async with self.engine.connect() as conn:
             rows = (await conn.execute(
-                sa.select(uses.c.exception_id, sa.func.count()).where(uses.c.at >= since)
+                sa.select(uses.c.exception_id, sa.func.count()).where(*where)
                 .group_by(uses.c.exception_id))).all()
         return {int(r[0]): int(r[1]) for r in rows}

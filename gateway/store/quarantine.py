@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.oneline import one_line
 from gateway.store.base import StoreBase
+from gateway.store.blobstream import driver_of, write_blob
 from gateway.store.errors import Conflict, NotFound, StoreError
 from gateway.store.records import IncidentRecord, QuarantineRecord, incident_values
 from gateway.store.schema import incidents
@@ -49,6 +51,8 @@ _QCOLS = (
     qtab.c.purged_at,
     qtab.c.route,
     qtab.c.release_plan,
+    qtab.c.released_to,
+    qtab.c.rejected_to,
     qtab.c.incident_id,
 )
 
@@ -69,6 +73,8 @@ class ReleaseClaim:
     raw: bytes = field(default=b"", repr=False)
     note: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    rest: str | None = None
+    """A release to chosen recipients: what happens to the others, ``hold`` or ``reject`` (None: all of them)."""
 
 
 def _verify(ref: str, raw: bytes, sha: str) -> None:
@@ -78,6 +84,10 @@ def _verify(ref: str, raw: bytes, sha: str) -> None:
 
 class QuarantineBook(StoreBase):
     """``Store``'s quarantine part (see the module docstring)."""
+
+    _large_lock: asyncio.Lock | None = None
+    """Serialises the quarantine writes of spooled (large) messages: the stored form and the database driver's
+    copy of it exist for one of them at a time (issue 13: bounded memory)."""
 
     # ---------------------------------------------------------------- the SMTP path
 
@@ -92,9 +102,28 @@ class QuarantineBook(StoreBase):
     ) -> str:
         """Incident (``new``) and message bytes in ONE transaction, committed before this returns, with the
         ``route`` the gateway delivers through and the ``release_plan`` (see ``schema.quarantine``)."""
+        if sub.source is None:
+            return await self._hold(sub, scan, decision, route, release_plan)
+        if self._large_lock is None:
+            self._large_lock = asyncio.Lock()
+        async with self._large_lock:  # one spooled message's buffers at a time, however many are in flight
+            return await self._hold(sub, scan, decision, route, release_plan)
+
+    async def _hold(self, sub: Submission, scan: ScanResult, decision: Decision, route: dict[str, Any] | None,
+                    release_plan: dict[str, Any] | None) -> str:
         now = self.clock()
-        sha, (blob, scheme) = await asyncio.to_thread(self._seal, sub.raw)
+        # SQLite: a spooled message is written into its row chunk by chunk (gateway.store.blobstream); else the
+        # stored form is built in one buffer first (PostgreSQL takes a value only whole).
+        stream = sub.source is not None and self.engine.dialect.name == "sqlite"
+        blob: Any
+        if stream:
+            sha, blob, scheme = "", sa.func.zeroblob(self.cipher.sealed_size(sub.size)), self.cipher.scheme
+        else:
+            sha, blob, scheme = await asyncio.to_thread(self._seal, sub)
         async with self._write() as conn:
+            driver = await driver_of(conn) if stream else None
+            if stream and driver is None:
+                sha, blob, scheme = await asyncio.to_thread(self._seal, sub)
             ref = await self._next_reference(conn, now)
             values = incident_values(
                 sub, scan, decision, reference=ref, node=self.node, now=now,
@@ -102,7 +131,7 @@ class QuarantineBook(StoreBase):
             )
             res = await conn.execute(sa.insert(incidents).values(**values))
             incident_id = res.inserted_primary_key[0] if res.inserted_primary_key else None
-            await conn.execute(
+            held = await conn.execute(
                 sa.insert(qtab).values(
                     incident_id=incident_id,
                     reference=ref,
@@ -112,20 +141,33 @@ class QuarantineBook(StoreBase):
                     raw=blob,
                     encryption=scheme,
                     sha256=sha,
-                    size=len(sub.raw),
+                    size=sub.size,
                     state="held",
                     state_changed_at=now,
                     route=route,
                     release_plan=release_plan,
                 )
             )
-        log.info("quarantine.stored", reference=ref, size=len(sub.raw), action=decision.action.label)
+            if driver is not None and sub.source is not None:
+                assert held.inserted_primary_key is not None
+                qid = int(held.inserted_primary_key[0])
+                source = sub.source
+                sha = await write_blob(driver, qtab.name, "raw", qid, self.cipher,
+                                       itertools.chain((source.head,), source.body_blocks()), source.size)
+                await conn.execute(sa.update(qtab).where(qtab.c.id == qid).values(sha256=sha))
+        log.info("quarantine.stored", reference=ref, size=sub.size, action=decision.action.label)
         self._after_commit("incident_event", ref, lambda listener: listener.incident_recorded(ref, values))
         self._after_commit("notice", ref, lambda listener: listener.quarantined(ref, sub, scan, decision))
         return ref
 
-    def _seal(self, raw: bytes) -> tuple[str, tuple[bytes, str]]:
-        return hashlib.sha256(raw).hexdigest(), self.cipher.seal(raw)
+    def _seal(self, sub: Submission) -> tuple[str, bytes | bytearray, str]:
+        """(sha256, stored bytes, scheme). A message spooled to disk is streamed from its file into one buffer
+        of the stored form (``MessageCipher.seal_blocks``; issue 13: never the whole message in memory twice)."""
+        if sub.source is not None:
+            source = sub.source
+            return self.cipher.seal_blocks(itertools.chain((source.head,), source.body_blocks()), source.size)
+        blob, scheme = self.cipher.seal(sub.raw)
+        return hashlib.sha256(sub.raw).hexdigest(), blob, scheme
 
     # ---------------------------------------------------------------- reading
 
@@ -216,11 +258,17 @@ class QuarantineBook(StoreBase):
         force: bool = False,
         note: str | None = None,
         detail: dict[str, Any] | None = None,
+        recipients: Sequence[str] | None = None,
+        rest: str = "hold",
     ) -> ReleaseClaim:
         """The conditional claim (held → releasing) has exactly one winner; the others get ``Conflict``.
         ``force`` re-claims a message stuck in ``releasing``. A message that cannot be read is returned to
         ``held`` (and the ``StoreError`` raised) before anything is sent. ``detail`` (the route, the actions
-        applied or skipped) is recorded with every audit line of this release."""
+        applied or skipped) is recorded with every audit line of this release. ``recipients`` (a release to
+        chosen recipients) must be among those not yet released or refused, and the others are then kept held or
+        refused (``rest``); without it the release goes to every recipient not yet decided."""
+        if rest not in ("hold", "reject"):
+            raise ValueError(f"rest must be 'hold' or 'reject', not {rest!r}")
         now = self.clock()
         token = uuid.uuid4().hex
         from_states = ["held", "releasing"] if force else ["held"]
@@ -242,15 +290,17 @@ class QuarantineBook(StoreBase):
                 await conn.execute(
                     sa.select(
                         qtab.c.raw, qtab.c.encryption, qtab.c.sha256,
-                        qtab.c.mail_from, qtab.c.rcpt_tos,
+                        qtab.c.mail_from, qtab.c.rcpt_tos, qtab.c.released_to, qtab.c.rejected_to,
                     ).where(qtab.c.reference == ref)
                 )
             ).one()
+            # Read after the claim: nobody else can change who is still undecided while we hold it.
+            to, detail = _chosen(ref, row, recipients, rest, detail)  # Conflict rolls the claim back
             extra = dict(detail or {}) | ({"force": True} if force else {})
             await self._audit(conn, "release_started", actor=actor, reference=ref, reason=reason, now=now,
                               detail=extra or None, note=note)
-        claim = ReleaseClaim(ref, token, actor, reason, row.mail_from, list(row.rcpt_tos), note=note,
-                             detail=dict(detail or {}))
+        claim = ReleaseClaim(ref, token, actor, reason, row.mail_from, to, note=note,
+                             detail=dict(detail or {}), rest=rest if recipients is not None else None)
         try:
             raw = self.cipher.open(row.raw, row.encryption)
             _verify(ref, raw, row.sha256)
@@ -288,7 +338,8 @@ class QuarantineBook(StoreBase):
             await conn.execute(
                 sa.update(qtab)
                 .where(qtab.c.reference == ref, qtab.c.claim == claim.token)
-                .values(state="released", state_changed_at=done, release_reply=one_line(reply))
+                .values(state_changed_at=done, release_reply=one_line(reply),
+                        **await _after_release(conn, claim))
             )
             old = (
                 await conn.execute(sa.select(incidents.c.status).where(incidents.c.reference == ref))
@@ -302,3 +353,42 @@ class QuarantineBook(StoreBase):
                               reason=claim.reason, detail=claim.detail | {"reply_code": reply_code}, now=done,
                               note=claim.note)
         log.info("quarantine.released", reference=ref, reply_code=reply_code)
+
+
+def _chosen(ref: str, row: Any, recipients: Sequence[str] | None, rest: str, detail: dict[str, Any] | None
+            ) -> tuple[list[str], dict[str, Any] | None]:
+    """Whom a claimed release goes to: every recipient not yet decided, or the chosen ones among them (their
+    choice and what happens to the others go into the audit detail)."""
+    done = set(row.released_to or ()) | set(row.rejected_to or ())
+    undecided = [r for r in row.rcpt_tos if r not in done]
+    if recipients is None:
+        if not undecided:
+            raise Conflict(f"{ref}: every recipient has been released to or refused already")
+        return undecided, detail
+    wanted = set(recipients)
+    unknown = wanted - set(undecided)
+    if unknown or not wanted:
+        raise Conflict(f"{ref}: choose recipients among the {len(undecided)} not yet released to or refused")
+    to = [r for r in undecided if r in wanted]
+    others = [r for r in undecided if r not in wanted]
+    return to, dict(detail or {}) | {"recipients": to, "others": others, "others_are": (
+        "held" if rest == "hold" else "rejected") if others else None}
+
+
+async def _after_release(conn: AsyncConnection, claim: ReleaseClaim) -> dict[str, Any]:
+    """The row's new state once the upstream took ``claim``: ``released``, or back to ``held`` for the recipients
+    a release to chosen ones kept (``released_to`` then lists who already has it)."""
+    if claim.rest is None:
+        prior = (await conn.execute(sa.select(qtab.c.released_to).where(qtab.c.reference == claim.reference))
+                 ).scalar_one_or_none()
+        if prior is None:
+            return {"state": "released"}
+        return {"state": "released", "released_to": list(prior) + claim.rcpt_tos}
+    row = (await conn.execute(sa.select(qtab.c.rcpt_tos, qtab.c.released_to, qtab.c.rejected_to)
+                              .where(qtab.c.reference == claim.reference))).one()
+    released = list(row.released_to or ()) + claim.rcpt_tos
+    rejected = list(row.rejected_to or ())
+    others = [r for r in row.rcpt_tos if r not in set(released) | set(rejected)]
+    if others and claim.rest == "hold":
+        return {"state": "held", "claim": None, "released_to": released}
+    return {"state": "released", "released_to": released, "rejected_to": rejected + others}

@@ -334,10 +334,20 @@ class QuarantineRecord:
     """Where the gateway delivered when it held the message (``schema.quarantine``); None before revision 0002."""
     release_plan: dict[str, Any] | None = None
     """What a release must still do (the outranked actions); None before revision 0002."""
+    released_to: list[str] | None = None
+    """Recipients a release to chosen recipients already sent it to (revision 0006); None: none chosen so far."""
+    rejected_to: list[str] | None = None
+    """Recipients the reviewer refused when releasing to the others (revision 0006)."""
 
     @property
     def has_message(self) -> bool:
         return self.purged_at is None
+
+    @property
+    def undecided(self) -> list[str]:
+        """The recipients a release may still send to: never one it already went to, nor one refused."""
+        done = set(self.released_to or ()) | set(self.rejected_to or ())
+        return [r for r in self.rcpt_tos if r not in done]
 
 
 @dataclass(frozen=True)

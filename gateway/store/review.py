@@ -3,8 +3,13 @@ the audit trail page by page, and the audit chain check.
 
 Keyset paging (``WHERE quarantine.id < :after ORDER BY id DESC LIMIT n``, on the ``(state, id)`` index) costs
 the same on the thousandth page as on the first, which is what keeps the queue fast at 100,000 held messages;
-an OFFSET would read every row before the page. Rule filters and counts read the incident's ``rules`` JSON with
-the backend's own JSON functions (SQLite ``json_each``, PostgreSQL ``jsonb_array_elements``).
+an OFFSET would read every row before the page. One query per state, merged here: ``state IN ('held',
+'releasing') ORDER BY id`` cannot walk that index in order and sorted all 100,000 rows for each page.
+
+What ``bench/queue.py`` measured at 100,000 held messages also shaped the rest: the rule filter and the counts by
+rule read ``quarantine_rules`` (revision 0006, filled by a trigger) instead of every incident's ``rules`` JSON,
+and the incidents table (large rows) is joined only for the 50 rows shown and for a sensitivity filter, never to
+count.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from gateway.store.base import StoreBase
 from gateway.store.records import IncidentRecord, QuarantineRecord
 from gateway.store.schema import audit, incidents
 from gateway.store.schema import quarantine as qtab
+from gateway.store.schema import quarantine_rules as qrules
 
 Sort = Literal["newest", "oldest"]
 
@@ -78,25 +84,14 @@ def _like_escape(value: str) -> str:
 class ReviewBook(StoreBase):
     """``Store``'s console reads (see the module docstring)."""
 
-    def _rule_exists(self, rule: str) -> Any:
-        if self.backend == "postgresql":
-            return sa.text(
-                "EXISTS (SELECT 1 FROM jsonb_array_elements(incidents.rules) AS r "
-                "WHERE r->>'rule_id' = :rule_f AND coalesce(r->>'mode', 'enforce') = 'enforce')"
-            ).bindparams(rule_f=rule)
-        return sa.text(
-            "EXISTS (SELECT 1 FROM json_each(incidents.rules) AS r "
-            "WHERE json_extract(r.value, '$.rule_id') = :rule_f "
-            "AND coalesce(json_extract(r.value, '$.mode'), 'enforce') = 'enforce')"
-        ).bindparams(rule_f=rule)
-
-    def _conditions(self, f: QueueFilter) -> list[Any]:
+    def _conditions(self, f: QueueFilter, *, states: bool = True) -> list[Any]:
+        """The filter's WHERE terms on ``quarantine`` (and ``incidents`` for the sensitivity only)."""
         now = self.clock()
         where: list[Any] = []
-        if f.states:
+        if f.states and states:
             where.append(qtab.c.state.in_(list(f.states)))
         if f.rule:
-            where.append(self._rule_exists(f.rule))
+            where.append(qtab.c.id.in_(sa.select(qrules.c.quarantine_id).where(qrules.c.rule_id == f.rule)))
         if f.sensitivity:
             where.append(incidents.c.sensitivity == f.sensitivity)
         if f.sender:
@@ -113,55 +108,46 @@ class ReviewBook(StoreBase):
     async def queue_page(
         self, f: QueueFilter, *, sort: Sort = "newest", after: int | None = None, limit: int = 50
     ) -> QueuePage:
-        order = qtab.c.id.desc() if sort == "newest" else qtab.c.id.asc()
-        where = self._conditions(f)
+        newest = sort == "newest"
+        where = self._conditions(f, states=False)
         if after is not None:
-            where.append(qtab.c.id < after if sort == "newest" else qtab.c.id > after)
-        cols = [qtab.c.id.label("q_id"), *(c for c in qtab.c if c.name not in ("id", "raw", "claim")),
-                *(c.label(f"i_{c.name}") for c in incidents.c)]
-        q = (
-            sa.select(*cols)
-            .select_from(qtab.join(incidents, incidents.c.id == qtab.c.incident_id))
-            .where(*where)
-            .order_by(order)
-            .limit(limit + 1)
-        )
+            where.append(qtab.c.id < after if newest else qtab.c.id > after)
+        base = qtab.join(incidents, incidents.c.id == qtab.c.incident_id) if f.sensitivity else qtab
+        found: list[int] = []
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(q)).mappings().all()
-        more = len(rows) > limit
-        rows = rows[:limit]
-        items = [_record(r) for r in rows]
-        ids = [int(r["q_id"]) for r in rows]
+            for state in f.states or (None,):  # one index walk per state (see the module docstring)
+                q = (sa.select(qtab.c.id).select_from(base)
+                     .where(*where, *([qtab.c.state == state] if state else []))
+                     .order_by(qtab.c.id.desc() if newest else qtab.c.id.asc()).limit(limit + 1))
+                found.extend(int(i) for i in (await conn.execute(q)).scalars())
+            found = sorted(set(found), reverse=newest)[:limit + 1]
+            more = len(found) > limit
+            ids = found[:limit]
+            cols = [qtab.c.id.label("q_id"), *(c for c in qtab.c if c.name not in ("id", "raw", "claim")),
+                    *(c.label(f"i_{c.name}") for c in incidents.c)]
+            rows = (await conn.execute(
+                sa.select(*cols).select_from(qtab.join(incidents, incidents.c.id == qtab.c.incident_id))
+                .where(qtab.c.id.in_(ids))
+            )).mappings().all() if ids else []
+        by_id = {int(r["q_id"]): r for r in rows}
+        items = [_record(by_id[i]) for i in ids if i in by_id]
         return QueuePage(items, ids[-1] if more and ids else None, ids)
 
     async def queue_count(self, f: QueueFilter) -> int:
-        q = (
-            sa.select(sa.func.count())
-            .select_from(qtab.join(incidents, incidents.c.id == qtab.c.incident_id))
-            .where(*self._conditions(f))
-        )
+        base = qtab.join(incidents, incidents.c.id == qtab.c.incident_id) if f.sensitivity else qtab
+        q = sa.select(sa.func.count()).select_from(base).where(*self._conditions(f))
         async with self.engine.connect() as conn:
             return int((await conn.execute(q)).scalar_one())
 
     async def queue_counts_by_rule(self, states: tuple[str, ...] = ("held", "releasing")) -> dict[str, int]:
-        """Held messages per rule that held them, most first."""
-        if self.backend == "postgresql":
-            sql = (
-                "SELECT r->>'rule_id' AS rule, count(*) AS n FROM quarantine q "
-                "JOIN incidents i ON i.id = q.incident_id CROSS JOIN LATERAL jsonb_array_elements(i.rules) AS r "
-                "WHERE q.state IN :states AND coalesce(r->>'mode', 'enforce') = 'enforce' "
-                "GROUP BY 1 ORDER BY 2 DESC, 1"
-            )
-        else:
-            sql = (
-                "SELECT json_extract(r.value, '$.rule_id') AS rule, count(*) AS n FROM quarantine q "
-                "JOIN incidents i ON i.id = q.incident_id, json_each(i.rules) AS r "
-                "WHERE q.state IN :states AND coalesce(json_extract(r.value, '$.mode'), 'enforce') = 'enforce' "
-                "GROUP BY 1 ORDER BY 2 DESC, 1"
-            )
-        stmt = sa.text(sql).bindparams(sa.bindparam("states", expanding=True))
+        """Held messages per rule that held them, most first (from ``quarantine_rules``)."""
+        n = sa.func.count().label("n")
+        stmt = (sa.select(qrules.c.rule_id, n)
+                .select_from(qrules.join(qtab, qtab.c.id == qrules.c.quarantine_id))
+                .where(qtab.c.state.in_(list(states)))
+                .group_by(qrules.c.rule_id).order_by(n.desc(), qrules.c.rule_id))
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(stmt, {"states": list(states)})).all()
+            rows = (await conn.execute(stmt)).all()
         return {str(r[0]): int(r[1]) for r in rows if r[0] is not None}
 
     # ---------------------------------------------------------------- audit trail

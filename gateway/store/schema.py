@@ -121,6 +121,8 @@ quarantine = sa.Table(
     sa.Column("purged_at", UtcDateTime(), nullable=True),
     sa.Column("route", Json(), nullable=True),
     sa.Column("release_plan", Json(), nullable=True),
+    sa.Column("released_to", Json(), nullable=True),
+    sa.Column("rejected_to", Json(), nullable=True),
 )
 """States: held → releasing → released; held → rejected; held → expired (retention). ``raw`` is NULL once purged.
 
@@ -129,7 +131,11 @@ quarantine = sa.Table(
 releasing command's own config points. ``release_plan`` is what the policy still required of the message beyond
 the hold (the outranked actions: ``{"action", "encrypt_mode", "subject_tag", "triggers", "rules", "headers"}``),
 applied by a release unless the reviewer chooses otherwise. Both are NULL for messages held before revision 0002:
-a release then needs the route named explicitly."""
+a release then needs the route named explicitly.
+
+``released_to`` / ``rejected_to`` (revision 0006) are the recipients a release to chosen recipients sent it to,
+and those the reviewer then refused; NULL when every recipient was decided at once. A message partly released
+with the rest kept goes back to ``held`` for the others, so no release ever sends to one of them twice."""
 
 audit = sa.Table(
     "audit",
@@ -181,11 +187,26 @@ approvals = sa.Table(
     sa.Column("decided_by", sa.String(255), nullable=True),
     sa.Column("decided_at", UtcDateTime(), nullable=True),
     sa.Column("decision_reason", sa.Text(), nullable=True),
+    sa.Column("detail", Json(), nullable=True),
 )
 """Four eyes: a release that needs a second person is a request here (``pending`` → ``approved``/``denied``);
 the requester can never decide their own."""
 
 sa.Index("ix_quarantine_state_id", quarantine.c.state, quarantine.c.id)
+
+quarantine_rules = sa.Table(
+    "quarantine_rules",
+    metadata,
+    sa.Column("quarantine_id", sa.BigInteger(), sa.ForeignKey("quarantine.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("rule_id", sa.String(128), primary_key=True),
+)
+"""The rules that held each quarantined message (enforce mode), one row each (revision 0006): the queue's rule
+filter and counts by rule read this small index instead of parsing every incident's ``rules`` JSON (3 s at
+100,000 held messages; ``bench/queue.py``). A database trigger made by the migration fills it on every INSERT
+into ``quarantine`` from the incident's ``rules``, so no writer can forget it."""
+
+sa.Index("ix_quarantine_rules_rule_id", quarantine_rules.c.rule_id, quarantine_rules.c.quarantine_id)
 
 digests_sent = sa.Table(
     "digests_sent",

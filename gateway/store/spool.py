@@ -15,14 +15,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 import structlog
 
+from gateway.oneline import one_line
 from gateway.store.incidents import IncidentBook
+from gateway.store.migrate import VERSION_TABLE
 from gateway.store.records import incident_values
 
 if TYPE_CHECKING:
@@ -76,10 +81,61 @@ def _remove(path: Path) -> None:
     _fsync_dir(path.parent)
 
 
+PROBE_TTL = 5.0
+"""Seconds a write probe's result is reused: /readyz may be polled every second by a load balancer, and each
+probe of the database is a committed (fsynced) transaction."""
+PROBE_TIMEOUT = 5.0
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line saying why, for /readyz: the driver's own error where SQLAlchemy wraps it (never the SQL)."""
+    orig = getattr(exc, "orig", None) or exc
+    text = one_line(str(orig), 160)
+    return f"{orig.__class__.__name__}: {text}" if text else orig.__class__.__name__
+
+
+def _probe_folder(folder: Path) -> None:
+    """Create, fsync and remove a small file in ``folder`` (made if missing): what a spool write needs."""
+    name = f"probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    _remove(_write_durably(folder, name, b"probe\n"))
+
+
 class IncidentSpool(IncidentBook):
     """``Store``'s spool part (see the module docstring)."""
 
     _spool_lock: asyncio.Lock | None = None
+    _probe_cache: tuple[float, dict[str, str]] | None = None
+
+    async def write_probe(self, folders: Sequence[tuple[str, Path]] = ()) -> dict[str, str]:
+        """Readiness for writes (issue 13): what cannot be written now, by name, with the reason; empty when all
+        is writable. ``database_write`` commits a transaction that changes nothing (the schema version row set
+        to itself: a read alone succeeds on a read-only file, a deleted file or a PostgreSQL that still answers
+        reads), and ``spool`` writes a file in the incident spool folder, as do the ``folders`` given (the
+        message spool). The result is reused for ``PROBE_TTL`` seconds."""
+        now = time.monotonic()
+        if self._probe_cache is not None and now - self._probe_cache[0] < PROBE_TTL:
+            return dict(self._probe_cache[1])
+        failed: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(self._probe_database(), PROBE_TIMEOUT)
+        except TimeoutError:
+            failed["database_write"] = f"no answer within {PROBE_TIMEOUT:g} s"
+        except Exception as exc:
+            failed["database_write"] = failure_reason(exc)
+        for name, folder in (("spool", self.spool_dir), *folders):
+            try:
+                await asyncio.to_thread(_probe_folder, folder)
+            except OSError as exc:
+                failed[name] = f"{folder}: {exc.strerror or exc.__class__.__name__}"
+        if failed:
+            log.warning("store.write_probe_failed", failed=sorted(failed))
+        self._probe_cache = (time.monotonic(), failed)
+        return dict(failed)
+
+    async def _probe_database(self) -> None:
+        version = sa.table(VERSION_TABLE, sa.column("version_num"))
+        async with self._write() as conn:
+            await conn.execute(sa.update(version).values(version_num=version.c.version_num))
 
     @property
     def spool_dir(self) -> Path:

@@ -1,26 +1,41 @@
-"""Console accounts, four eyes and the hash-chained audit trail in the store, and their CLI verbs (issue 14)."""
+"""Console accounts, four eyes and the hash-chained audit trail in the store, and their CLI verbs (issue 14), on
+SQLite and (with ``DLPGATE_TEST_POSTGRES_URL``) PostgreSQL."""
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from gateway.config import load
+from gateway.config import Config, load
 from gateway.console.security import WeakPassword, check_password, hash_password, lock_until
 from gateway.store import Conflict, Store
-from tests.store_fixtures import write_config
+from gateway.store.engine import make_engine
+from tests.store_fixtures import store_url, write_config
+
+__all__ = ["store_url"]
 
 DLPGATE = [sys.executable, "-m", "gateway.cli"]
 
 
-async def test_chain_detects_edits_and_removals(tmp_path: Path) -> None:
-    cfg = load(write_config(tmp_path))
-    store = await Store.open(cfg)
+async def _sql(cfg: Config, *statements: str) -> None:
+    """Tamper with the database behind the store's back, as someone with database access could."""
+    engine = make_engine(cfg)
+    try:
+        async with engine.begin() as conn:
+            for statement in statements:
+                await conn.execute(sa.text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def test_chain_detects_edits_and_removals(tmp_path: Path, store_url: str | None) -> None:
+    cfg = load(write_config(tmp_path, store_url=store_url))
+    store = await Store.open(cfg, upgrade=True if store_url else None)
     try:
         for n in range(5):
             await store.record_access("export", actor=f"user{n}", reason="test", detail={"n": n}, source="10.0.0.1")
@@ -28,15 +43,11 @@ async def test_chain_detects_edits_and_removals(tmp_path: Path) -> None:
         assert report.ok and report.rows == 5
     finally:
         await store.close()
-    db = next((tmp_path / "state").glob("*.db"))
-    with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE audit SET reason = 'edited' WHERE id = 3")
+    await _sql(cfg, "UPDATE audit SET reason = 'edited' WHERE id = 3")
     rc = subprocess.run([*DLPGATE, "audit", "verify", "--config", str(tmp_path / "config")],
                         capture_output=True, text=True)
     assert rc.returncode == 1 and "BROKEN at row 3" in rc.stdout and "edited" in rc.stdout
-    with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE audit SET reason = 'test' WHERE id = 3")
-        conn.execute("DELETE FROM audit WHERE id = 2")
+    await _sql(cfg, "UPDATE audit SET reason = 'test' WHERE id = 3", "DELETE FROM audit WHERE id = 2")
     store = await Store.open(cfg)
     try:
         report = await store.verify_audit_chain()
@@ -45,10 +56,10 @@ async def test_chain_detects_edits_and_removals(tmp_path: Path) -> None:
         await store.close()
 
 
-async def test_four_eyes_requester_never_approves(tmp_path: Path) -> None:
+async def test_four_eyes_requester_never_approves(tmp_path: Path, store_url: str | None) -> None:
     from tests.store_fixtures import make_scan, make_submission, quarantine_decision
 
-    store = await Store.open(load(write_config(tmp_path)))
+    store = await Store.open(load(write_config(tmp_path, store_url=store_url)), upgrade=True if store_url else None)
     try:
         sub = make_submission()
         ref = await store.quarantine(sub, make_scan(sub), quarantine_decision())
@@ -81,8 +92,8 @@ def test_passwords_and_backoff() -> None:
     assert lock_until(40, now, after=3, first_seconds=60) == now + timedelta(days=1)
 
 
-def test_users_cli(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path)
+def test_users_cli(tmp_path: Path, store_url: str | None) -> None:
+    cfg = write_config(tmp_path, store_url=store_url)
     subprocess.run([*DLPGATE, "db", "upgrade", "--config", str(cfg)], capture_output=True, check=False)
     add = [*DLPGATE, "users", "add", "rita", "--role", "reviewer", "--password-stdin", "--config", str(cfg)]
     weak = subprocess.run(add, input="short\n", capture_output=True, text=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from detectors.content import ContentDetector
+from detectors.content import ContentDetector, DetectionContext
 from detectors.findings import Sensitivity
 from detectors.sensitivity import assess_sensitivity, distinct_case_numbers
 from detectors.settings import load_detectors_settings
@@ -57,14 +57,19 @@ def test_detect_mode_finds_third_party_names(content_detector: ContentDetector) 
 
 
 def test_quoted_header_block_names_are_correspondents(content_detector: ContentDetector) -> None:
-    """Names and addresses in a quoted From/To block belong to correspondents, not third parties."""
+    """A quoted From/To block is exempt when its author is a correspondent of this message (issue 12 section 6):
+    Tomasz as a recipient of the reply; when he is not one, his quoted message is content."""
     text = (
         "Thanks, noted.\n\nFrom: Tomasz Nowak <tomasz.nowak@harrisonco.co.uk>\nSent: 12 March 2025 10:14\n"
         "To: Priya Patel <priya.patel@cafcass.gov.uk>\nSubject: RE: hearing\n\nDear Priya,\n"
         "Please see attached.\n"
     )
-    findings = content_detector.analyze(body(text), ctx())
+    replying = DetectionContext(sender_address="priya.patel@cafcass.gov.uk", sender_name="Priya Patel",
+                                recipients=(("tomasz.nowak@harrisonco.co.uk", ""),), reveal=True)
+    findings = content_detector.analyze(body(text), replying)
     assert not any(f.entity in ("PERSON", "EMAIL_ADDRESS") for f in findings)
+    forwarding = content_detector.analyze(body(text), ctx())
+    assert [f.text for f in forwarding if f.entity == "EMAIL_ADDRESS"] == ["tomasz.nowak@harrisonco.co.uk"]
 
 
 def test_sender_name_elsewhere_is_not_a_finding(content_detector: ContentDetector) -> None:

@@ -166,9 +166,10 @@ def test_every_readable_place_and_reader_trick_is_caught(tmp_path: Path) -> None
         if rec["decision"] != "pass" or rec["sensitivity"] != "none":
             problems.append((name, rec["decision"], [(f["entity"], f["locations"]) for f in rec["findings"]]))
     assert problems == []
-    # the correspondents' own names in address fields are no findings; what is written into them is
-    assert not any(loc.startswith("header:") for rec in records.values() for f in rec["findings"]
-                   if f["entity"] == "PERSON" for loc in f["locations"])
+    # the correspondents' own names in address fields are no findings; what is written into them is, and so is a
+    # name that does not spell the recipient's mailbox (issue 12 section 6)
+    assert {name for name, rec in records.items() for f in rec["findings"] if f["entity"] == "PERSON"
+            for loc in f["locations"] if loc.startswith("header:")} <= {"header-display-name"}
     # spans point at what the sender wrote
     texts = {t for f in records["cyrillic-nino"]["findings"] for t in f.get("texts", [])}
     assert "\u0410\u0412123456\u0421" in texts

@@ -132,18 +132,21 @@ async def test_size_limit(gateway_factory, upstream: Upstream) -> None:
     assert upstream.handler.messages == []
 
 
+BARE_LF = b"\n.\nMAIL FROM:<evil@example.org>\nRCPT TO:<victim@example.org>\nDATA\nsmuggled\n"
+BARE_CR = b"\r.\rMAIL FROM:<evil@example.org>\rRCPT TO:<victim@example.org>\rDATA\rsmuggled\r"
+CRLF_DOT_LF = b"\r\n.\nMAIL FROM:<evil@example.org>\r\nRCPT TO:<victim@example.org>\r\nDATA\r\nsmuggled\r\n"
+
+
 @pytest.mark.parametrize(
-    "payload",
-    [
-        b"\n.\nMAIL FROM:<evil@example.org>\nRCPT TO:<victim@example.org>\nDATA\nsmuggled\n",
-        b"\r.\rMAIL FROM:<evil@example.org>\rRCPT TO:<victim@example.org>\rDATA\rsmuggled\r",
-        b"\r\n.\nMAIL FROM:<evil@example.org>\r\nRCPT TO:<victim@example.org>\r\nDATA\r\nsmuggled\r\n",
-    ],
-    ids=["bare-lf", "bare-cr", "crlf-dot-lf"],
+    ("payload", "mode"),
+    [(BARE_LF, "reject"), (BARE_CR, "reject"), (BARE_CR, None), (CRLF_DOT_LF, "reject")],
+    ids=["bare-lf-reject", "bare-cr-reject", "bare-cr-default", "crlf-dot-lf-reject"],
 )
-async def test_smuggling_payload_is_refused(gateway_factory, upstream: Upstream, payload: bytes) -> None:
-    """Bare LF/CR end-of-data tricks are refused, and upstream receives no message at all."""
-    app = await gateway_factory({"upstream": {"url": upstream.url}})
+async def test_smuggling_payload_is_refused(gateway_factory, upstream: Upstream, payload: bytes,
+                                            mode: str | None) -> None:
+    """Bare CR is refused in every mode, bare LF with `bare_line_endings: reject`; upstream receives nothing."""
+    server = {"bare_line_endings": mode} if mode else {}
+    app = await gateway_factory({"upstream": {"url": upstream.url}, "server": server})
     data = MESSAGE + payload + b"end\r\n"
     with pytest.raises(smtplib.SMTPDataError) as exc:
         await asyncio.to_thread(send, app.port, "alice@cafcass.gov.uk", ["bob@cafcass.gov.uk"], data)
@@ -152,15 +155,19 @@ async def test_smuggling_payload_is_refused(gateway_factory, upstream: Upstream,
     assert upstream.handler.messages == []
 
 
-async def test_smuggling_payload_normalised_arrives_as_one_message(gateway_factory, upstream: Upstream) -> None:
-    """With bare_line_endings: normalise, a smuggling payload arrives upstream inside one single message."""
-    app = await gateway_factory({"upstream": {"url": upstream.url}, "server": {"bare_line_endings": "normalise"}})
-    data = MESSAGE + b"\n.\nMAIL FROM:<evil@example.org>\nRCPT TO:<victim@example.org>\nDATA\nsmuggled\n"
+@pytest.mark.parametrize("payload", [BARE_LF, CRLF_DOT_LF], ids=["bare-lf", "crlf-dot-lf"])
+async def test_smuggling_payload_normalised_arrives_as_one_message(gateway_factory, upstream: Upstream,
+                                                                   payload: bytes) -> None:
+    """By default (bare_line_endings: normalise, issue 17) a bare-LF smuggling payload arrives upstream inside one
+    single message, with CRLF line endings only and its `.` line dot-stuffed on the wire, never ending DATA."""
+    app = await gateway_factory({"upstream": {"url": upstream.url}})
+    data = MESSAGE + payload
     await asyncio.to_thread(send, app.port, "alice@cafcass.gov.uk", ["bob@cafcass.gov.uk"], data)
     await asyncio.sleep(0.2)
-    assert len(upstream.handler.messages) == 1
+    assert len(upstream.handler.messages) == 1 and upstream.handler.transactions == 1
     got = upstream.handler.messages[0]
     assert got.rcpt_tos == ["bob@cafcass.gov.uk"] and b"smuggled" in got.data
+    assert b"\r\n.\r\nMAIL FROM:<evil@example.org>\r\n" in got.data
     assert b"\n" not in got.data.replace(b"\r\n", b"")
 
 

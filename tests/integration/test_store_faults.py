@@ -86,6 +86,8 @@ async def test_store_refuses_writes_to_a_file_that_is_no_longer_configured(tmp_p
         sub = make_submission()
         await store.quarantine(sub, make_scan(sub), quarantine_decision())
         assert await store.ping()
+        assert await store.write_probe() == {}
+        store._probe_cache = None  # the next probe must look again, not reuse this answer
         db = cfg.state_dir / "dlpgate.db"
         if fault == "deleted":
             _remove_database(db)
@@ -98,6 +100,8 @@ async def test_store_refuses_writes_to_a_file_that_is_no_longer_configured(tmp_p
         with pytest.raises(StoreError):
             await store.record_incident(sub, make_scan(sub), monitor_decision(), delivered=True)
         assert await store.ping() is False
+        failed = await store.write_probe()
+        assert list(failed) == ["database_write"] and failed["database_write"].startswith("StoreChanged: ")
     finally:
         await store.close()
     if fault == "replaced":  # the file at the path holds exactly what was there before the swap

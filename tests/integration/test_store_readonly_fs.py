@@ -15,6 +15,8 @@ import smtplib
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -57,11 +59,31 @@ def _ref(text: str) -> str:
     return text.split("reference ")[1].split()[0]
 
 
-def _config(tmp_path: Path, state: Path) -> Path:
+def _config(tmp_path: Path, state: Path, metrics_port: int | None = None) -> Path:
+    metrics = {"listen": f"127.0.0.1:{metrics_port}" if metrics_port else None}
     return make_config(tmp_path, {"state_dir": str(state), "upstream": {"url": f"maildir:{tmp_path / 'md'}"},
                                   "scan": {"enabled": True, "workers": 1},
-                                  "store": {"busy_timeout_seconds": 1},
+                                  "store": {"busy_timeout_seconds": 1}, "metrics": metrics,
                                   "notifications": {"notify_sender_on_quarantine": False}})
+
+
+def _readyz(port: int) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=30) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def _readyz_line(port: int, prefix: str, timeout: float = 30) -> tuple[int, str]:
+    """(status, line) once /readyz has a line starting ``prefix`` (write probes are reused for a few seconds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body = _readyz(port)
+        line = next((x for x in body.splitlines() if x.startswith(prefix)), "")
+        if line or time.monotonic() > deadline:
+            return status, line or body
+        time.sleep(0.5)
 
 
 def test_database_side_files_cut_short_do_not_crash_the_gateway(tmp_path: Path) -> None:
@@ -107,13 +129,15 @@ def _namespaces_work() -> str | None:
 
 def test_read_only_state_folder_gives_451_then_recovers(tmp_path: Path) -> None:
     """The state folder (a tmpfs) turns read-only under the running gateway: held messages get 451, never a
-    crash and never a 250 that is not in the database; once it is writable again they are held (250) again."""
+    crash and never a 250 that is not in the database, and /readyz is 503 naming the database write and the
+    spool folders with the reason; once it is writable again they are held (250) and it is ready again."""
     why = _namespaces_work()
     if why:
         pytest.skip(why)
     state = tmp_path / "state"
     state.mkdir()
-    cfg = _config(tmp_path, state)
+    metrics_port = _free_port()
+    cfg = _config(tmp_path, state, metrics_port)
     port = _free_port()
     serve = " ".join([*DLPGATE, "serve", "--config", str(cfg), "--listen", f"127.0.0.1:{port}"])
     proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c",
@@ -130,6 +154,7 @@ def test_read_only_state_folder_gives_451_then_recovers(tmp_path: Path) -> None:
         code, text = _send(port, 0)
         assert code == 250, text
         held.add(_ref(text))
+        assert _readyz_line(metrics_port, "database_write ok") == (200, "database_write ok")
         in_namespace(f"mount --bind {state} {state} && mount -o remount,bind,ro {state}")
         for i in range(1, 4):
             code, text = _send(port, i)
@@ -137,8 +162,12 @@ def test_read_only_state_folder_gives_451_then_recovers(tmp_path: Path) -> None:
             assert proc.poll() is None, f"gateway died with {proc.returncode}"
             if code == 250:
                 held.add(_ref(text))
+        status, db_line = _readyz_line(metrics_port, "database_write FAIL")
+        _, spool_line = _readyz_line(metrics_port, "spool FAIL")
+        _, message_spool_line = _readyz_line(metrics_port, "message_spool FAIL")
         in_namespace(f"umount {state}")
         time.sleep(0.2)
+        ready_again = _readyz_line(metrics_port, "database_write ok")
         code, text = _send(port, 9)
         assert code == 250, text
         held.add(_ref(text))
@@ -152,3 +181,7 @@ def test_read_only_state_folder_gives_451_then_recovers(tmp_path: Path) -> None:
         proc.wait(10)
     assert replies == [451, 451, 451]
     assert held <= stored
+    assert status == 503 and len(db_line) > len("database_write FAIL "), db_line
+    assert spool_line.endswith("Read-only file system") and "incidents" in spool_line, spool_line
+    assert message_spool_line.endswith("Read-only file system"), message_spool_line
+    assert ready_again == (200, "database_write ok")

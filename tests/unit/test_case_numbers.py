@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from detectors.recognizers import case_numbers
-
 from detectors.recognizers.case_numbers import (
     COURT,
     FAMILY,

@@ -93,3 +93,54 @@ def test_budget_is_taken_and_given_back(tmp_path: Path) -> None:
     other.close()
     body.close()
     assert budget.used == 0
+
+
+@pytest.mark.parametrize(
+    ("message", "bare_cr", "bare_lf"),
+    [
+        (b"Subject: a\r\n\r\nline\nnext\r\n", False, True),
+        (b"Subject: a\r\n\r\nline\rnext\r\n", True, False),
+        (b"Subject: a\r\n\r\n\r\r\n", True, False),
+        (b"Subject: a\nX-Other: b\r\n\r\nbody\r\n", False, True),
+    ],
+)
+def test_bare_lf_is_normalised_and_bare_cr_always_refused(message: bytes, bare_cr: bool, bare_lf: bool,
+                                                           tmp_path: Path) -> None:
+    """Issue 17: in `normalise` mode (the default) a bare LF becomes a CRLF line end and the message is kept; a
+    bare CR dooms the message in either mode; in `reject` mode a bare LF dooms it too."""
+    body = collect(message, tmp_path, normalise=True)
+    assert (body.bare_cr, body.bare_lf) == (bare_cr, bare_lf)
+    assert body.doomed == bare_cr
+    if not bare_cr:
+        kept = body.spool.in_memory()
+        assert kept == message.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        assert kept.count(b"\n") == kept.count(b"\r\n") and b"\r" not in kept.replace(b"\r\n", b"")
+    assert collect(message, tmp_path, normalise=False).doomed
+
+
+def test_smuggled_end_of_data_becomes_an_ordinary_line(tmp_path: Path) -> None:
+    """`\\n.\\n` inside DATA is kept as a CRLF `.` content line of the same message (the next hop's client
+    dot-stuffs it), never an end of data; the text after it stays in this message."""
+    message = b"Subject: s\r\n\r\nhello\n.\nMAIL FROM:<evil@example.org>\nsmuggled\r\n"
+    body = collect(message, tmp_path, normalise=True)
+    assert not body.doomed
+    assert body.spool.in_memory() == b"Subject: s\r\n\r\nhello\r\n.\r\nMAIL FROM:<evil@example.org>\r\nsmuggled\r\n"
+    # A client that dot-stuffs after a bare LF too (smtplib does): the stuffed dot is removed like any other.
+    stuffed = collect(b"Subject: s\r\n\r\nhello\n..\n..x\r\n", tmp_path, normalise=True)
+    assert stuffed.spool.in_memory() == b"Subject: s\r\n\r\nhello\r\n.\r\n.x\r\n"
+
+
+def test_watched_header_values_are_kept_unfolded(tmp_path: Path) -> None:
+    """The chosen header field (the Exchange Online tenant header) is collected in any case, folded or not, in
+    message order; the same name in the body is not a header field."""
+    message = (b"From: a\r\nX-MS-Exchange-CrossTenant-Id: 11111111-2222-3333-4444-555555555555\r\n"
+               b"x-ms-exchange-crosstenant-id:\r\n\t66666666-2222-3333-4444-555555555555 \r\nSubject: s\r\n\r\n"
+               b"X-MS-Exchange-CrossTenant-Id: body-not-header\r\n")
+    spool = MessageSpool(tmp_path, memory_limit=1 << 20)
+    body = DataCollector(spool, Budget(1 << 30), normalise=True, max_headers=100,
+                         watch=b"X-MS-Exchange-CrossTenant-Id")
+    for line in wire_lines(message):
+        body.feed(line)
+    assert body.watched_values() == ["11111111-2222-3333-4444-555555555555",
+                                     "66666666-2222-3333-4444-555555555555"]
+    assert body.spool.in_memory() == message
