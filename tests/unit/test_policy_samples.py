@@ -120,9 +120,23 @@ def test_every_rule_has_a_firing_sample_and_a_near_miss() -> None:
     assert sorted(p.name for p in SAMPLES.glob("*.eml")) == sorted(e["file"] for e in EXPECT)
 
 
+# Samples whose decision rests on who a name or an address belongs to (issue 12 section 6: correspondents only;
+# section 7: an organisation word before a home address). The stand-in patterns above cannot tell; the real
+# detectors judge them in tests/integration/test_scan_samples.py (``dlpgate scan`` over every sample).
+NEEDS_DETECTORS = frozenset({
+    "correspondent-forwarded-fire.eml",
+    "correspondent-signature-fire.eml",
+    "correspondent-greeting-fire.eml",
+    "correspondent-display-name-fire.eml",
+    "org-word-patient-fire.eml",
+})
+
+
 @pytest.mark.parametrize("case", EXPECT, ids=[e["file"] for e in EXPECT])
 def test_sample(case: dict[str, Any]) -> None:
     """The sample's decision and deciding rules match expectations.yaml."""
+    if case["file"] in NEEDS_DETECTORS:
+        pytest.skip("judged by the real detectors in tests/integration/test_scan_samples.py")
     facts = with_history(facts_for(SAMPLES / case["file"]), first_time=bool(case.get("first_time")))
     d = decide(facts, POLICY)
     assert (d.action.label, sorted(d.rule_ids)) == (case["decision"], sorted(case["rules"])), case["why"]
