@@ -43,7 +43,7 @@ import aiosmtplib
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-# Run as a script, bench/ comes first on sys.path, and a sibling named like a standard module (bench/queue.py)
+# Run as a script, bench/ comes first on sys.path, and a sibling named like a standard module (a queue.py, say)
 # would shadow it (asyncio's thread pool imports ``queue``): drop the folder.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 

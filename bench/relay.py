@@ -21,7 +21,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# `python bench/relay.py` puts bench/ first on sys.path, where a module named like a standard one (bench/queue.py)
+# `python bench/relay.py` puts bench/ first on sys.path, where a module named like a standard one (a queue.py, say)
 # would shadow it for asyncio's thread pool: this script needs none of its neighbours.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from gateway.console import bulk
 from gateway.console.decisions import ACTIONS, decide_one, four_eyes_reasons, release_one
 from gateway.console.web import Console, Viewer, client_of, redirect
-from gateway.notify.notices import REJECT_REASONS
+from gateway.notify.notices import REJECT_LABELS
 from gateway.notify.release import required_actions
 from gateway.store import Conflict, NotFound, QueueFilter, StoreError, acting_from
 
@@ -74,7 +74,7 @@ def routes(console: Console) -> list[Route]:
             total=await store.queue_count(flt), by_rule=await store.queue_counts_by_rule(),
             rules=sorted(r.id for r in console.cfg.policy.rules), sensitivities=SENSITIVITIES,
             states=STATE_LABELS, now=store.clock(), sender_requests=await store.pending_release_requests(),
-            reject_reasons=REJECT_REASONS, bulk_max=bulk.BULK_MAX,
+            reject_reasons=REJECT_LABELS, bulk_max=bulk.BULK_MAX,
         )
 
     async def set_filter(request: Request) -> Response:
@@ -222,5 +222,5 @@ async def _message_page(console: Console, request: Request, viewer: Viewer, reco
         required=required_actions(record), four_eyes=four_eyes_reasons(console, record),
         keep_until=record.stored_at + timedelta(days=console.cfg.gateway.store.retention_days),
         approvals=await store.approvals_for(ref), audit=list(reversed(trail)), uncertain=uncertain,
-        sender_request=await store.get_release_request(ref), reject_reasons=REJECT_REASONS,
+        sender_request=await store.get_release_request(ref), reject_reasons=REJECT_LABELS,
     )

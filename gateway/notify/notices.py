@@ -103,6 +103,15 @@ REJECT_REASONS: dict[str, str] = {
 }
 """What a reviewer may tell the sender about a rejection (code -> the sentence's ending)."""
 
+REJECT_LABELS: dict[str, str] = {
+    "protected_information": "Personal information, not for these recipients",
+    "secure_route": "Must go by a secure route",
+    "wrong_recipient": "Wrong recipient",
+    "not_permitted": "Not permitted by the policy",
+    "sent_in_error": "Sent in error",
+}
+"""The same reasons, short, for the reviewer's choice in the console."""
+
 
 async def notify_sender_rejected(cfg: Config, store: Store, ref: str, reason: str, *, actor: str) -> bool:
     """After a rejection: tell the sender it will not be sent and the reason the reviewer picked (a key of

@@ -203,7 +203,7 @@ quarantine_rules = sa.Table(
 )
 """The rules that held each quarantined message (enforce mode), one row each (revision 0006): the queue's rule
 filter and counts by rule read this small index instead of parsing every incident's ``rules`` JSON (3 s at
-100,000 held messages; ``bench/queue.py``). A database trigger made by the migration fills it on every INSERT
+100,000 held messages; ``bench/console_queue.py``). A database trigger made by the migration fills it on every INSERT
 into ``quarantine`` from the incident's ``rules``, so no writer can forget it."""
 
 sa.Index("ix_quarantine_rules_rule_id", quarantine_rules.c.rule_id, quarantine_rules.c.quarantine_id)

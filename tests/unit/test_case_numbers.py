@@ -145,7 +145,9 @@ def test_label_lookahead_names_every_first_letter() -> None:
     """The label pattern's leading lookahead skips no alternative: same matches as the pattern without it."""
     import re
 
-    plain = re.compile(case_numbers._LABEL.pattern.replace("(?=[acfhimopty])", "", 1), case_numbers._LABEL.flags)
+    lookahead = re.match(r"\s*\(\?=\[[^\]]*\]\)", case_numbers._LABEL.pattern)
+    assert lookahead is not None
+    plain = re.compile(case_numbers._LABEL.pattern.replace(lookahead.group(), "", 1), case_numbers._LABEL.flags)
     assert plain.pattern != case_numbers._LABEL.pattern
     texts = _all_texts() + _random_texts(2000)
     assert sum(1 for t in texts if plain.search(t)) > 50
