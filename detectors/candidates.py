@@ -13,6 +13,7 @@ from bisect import bisect_right
 from detectors.allowlist import AllowList
 from detectors.blocks import Candidate, ChunkWork
 from detectors.names import (
+    LAYOUT_AUTHOR_DETECTOR,
     LAYOUT_NAME_DETECTOR,
     LAYOUT_NAME_SCORE,
     TITLES,
@@ -84,7 +85,8 @@ class CandidateFilter:
                 v = self.names.zone_verdict(w, layouts[ci], corr)
                 if include_ner:
                     ran = [(b.start, b.end) for b in w.blocks if b.analysis.ner is not None]
-                    raw.extend(Candidate(ci, "PERSON", s, e, LAYOUT_NAME_SCORE, LAYOUT_NAME_DETECTOR)
+                    raw.extend(Candidate(ci, "PERSON", s, e, LAYOUT_NAME_SCORE,
+                                         LAYOUT_AUTHOR_DETECTOR if (s, e) in v.authors else LAYOUT_NAME_DETECTOR)
                                for s, e in v.persons if any(bs <= s < be for bs, be in ran))
                 verdicts.append(v)
             else:

@@ -327,6 +327,10 @@ def correspondents(
 # PERSON candidate (NER is not shown these zones: their shape already says where the name is).
 
 LAYOUT_NAME_DETECTOR = "LayoutName"
+LAYOUT_AUTHOR_DETECTOR = "LayoutAuthor"
+"""A name the layout reads as the writer of the text around it (a quoted ``From:`` or "... wrote:" line, a
+signature's name line): reported like any name, but what follows it is that person's writing or their job
+title, not something said about them (``detectors.sensitivity``: no topic-after-name link)."""
 LAYOUT_NAME_SCORE = 0.85
 _CONTACT = frozenset({"PHONE_NUMBER", "EMAIL_ADDRESS", "UK_POSTCODE", "UK_STREET_ADDRESS", "LOCATION"})
 _ADDRESSEES = frozenset({"PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER"})
@@ -352,6 +356,8 @@ class ZoneVerdict:
 
     regions: list[tuple[int, int, frozenset[str]]] = field(default_factory=list)
     persons: list[tuple[int, int]] = field(default_factory=list)
+    authors: set[tuple[int, int]] = field(default_factory=set)
+    """Those of ``persons`` that are writers (quoted authors, signers): see ``LAYOUT_AUTHOR_DETECTOR``."""
     drop_topics: bool = False
     """An address field's display names: a special-category word there names a correspondent (a service, a
     team), not the message's subject."""
@@ -472,6 +478,8 @@ def _zone_verdict(text: str, layout: ChunkLayout, corr: Correspondents) -> ZoneV
             signers.setdefault(slot.zone, []).append(slot)
         elif slot.name is not None and not corr.owns_name(text[slot.name[0] : slot.name[1]]):
             v.persons.append(slot.name)
+            if slot.kind == "author":
+                v.authors.add(slot.name)
     for zi, s, e in layout.signatures:
         state: bool | None = None  # True: inside a correspondent's part of the block
         region_start = s
@@ -486,6 +494,7 @@ def _zone_verdict(text: str, layout: ChunkLayout, corr: Correspondents) -> ZoneV
                     state = True
                 continue
             v.persons.append(slot.name)
+            v.authors.add(slot.name)
             if state is True:
                 v.regions.append((region_start, slot.start, _CONTACT))
             state = False

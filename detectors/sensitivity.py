@@ -20,7 +20,9 @@ make a message personal: business mail is full of both. What does:
 after a name (``Sarah Jones disclosed she was sexually abused``: same clause, ``TOPIC_PROXIMITY``), or a
 family-court case number together with a name (children's case data). Other courts' numbers (appeals, claims,
 the Court of Protection) are strong identifiers but not children's data. A topic *before* a name does not
-count on its own: event listings and training notices put the subject first and the speaker after it.
+count on its own: event listings and training notices put the subject first and the speaker after it. Nor does
+a topic after a name the layout reads as the writer (a quoted author, a signer): what follows is their own text
+or their job title ("Jane Doe\nMental Health Nurse").
 
 The function is monotone in PERSON findings (adding one never lowers the result), which is what lets content
 detection skip NER when no PERSON could change the outcome.
@@ -72,6 +74,9 @@ class Weights:
 
 DEFAULT_WEIGHTS = Weights()
 CASE_CONTEXT_DETECTORS = frozenset({"FamilyRoleNameRecognizer"})
+WRITER_DETECTORS = frozenset({"LayoutAuthor"})
+"""Names read as the writer of what follows (``detectors.names.LAYOUT_AUTHOR_DETECTOR``): a quoted author's own
+words or a signer's job title after the name are not a topic about that person."""
 PROXIMITY = 250
 TOPIC_PROXIMITY = 60
 
@@ -125,7 +130,8 @@ def assess_sensitivity(findings: Sequence[Finding], weights: Weights = DEFAULT_W
     topic_named = False
     if persons and topics:
         near_topics = _Index(topics)
-        topic_named = any(near_topics.follows(p, TOPIC_PROXIMITY) for p in persons)
+        topic_named = any(near_topics.follows(p, TOPIC_PROXIMITY) for p in persons
+                          if p.detector not in WRITER_DETECTORS)
     personal = personal or topic_named
     if not personal:
         return Sensitivity.NONE
