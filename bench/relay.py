@@ -18,26 +18,24 @@ dlpgate / minimal, by throughput and by CPU per message. Figures are for the mac
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import statistics
+import subprocess
 import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-# `python bench/relay.py` puts bench/ first on sys.path, where a module named like a standard one (a queue.py, say)
-# would shadow it for asyncio's thread pool: this script needs none of its neighbours.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import aiosmtplib
+import yaml
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import os  # noqa: E402
-import shutil  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-
-import aiosmtplib  # noqa: E402
-import yaml  # noqa: E402
+# The reference of issue 17: aiosmtpd in, a pool of aiosmtplib connections out (bench/load.py's).
+from load import MINIMAL_RELAY
 
 REPO = Path(__file__).resolve().parents[1]
 GOAL_SHARE = 0.90
@@ -58,40 +56,6 @@ async def main():
 asyncio.run(main())
 """
 
-# The reference of issue 17 (the same as bench/load.py's): aiosmtpd in, a pool of aiosmtplib connections out.
-MINIMAL_RELAY = r"""
-import asyncio, sys
-import aiosmtplib
-from aiosmtpd.smtp import SMTP
-
-class Relay:
-    def __init__(self, port):
-        self.port, self.idle = port, []
-    async def handle_DATA(self, server, session, envelope):
-        client = self.idle.pop() if self.idle else None
-        if client is None or not client.is_connected:
-            client = aiosmtplib.SMTP(hostname="127.0.0.1", port=self.port, timeout=60)
-            await client.connect()
-        try:
-            await client.sendmail(envelope.mail_from, envelope.rcpt_tos, envelope.original_content)
-        except Exception:
-            client.close()
-            return "451 4.3.0 upstream failed"
-        self.idle.append(client)
-        return "250 2.0.0 Ok"
-
-class Big(SMTP):
-    line_length_limit = 1_000_000
-
-async def main():
-    loop = asyncio.get_running_loop()
-    relay = Relay(int(sys.argv[2]))
-    await loop.create_server(lambda: Big(relay, hostname="relay", decode_data=False, loop=loop),
-                             "127.0.0.1", int(sys.argv[1]))
-    await asyncio.Event().wait()
-
-asyncio.run(main())
-"""
 
 
 def free_port() -> int:

@@ -15,10 +15,10 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiosmtplib
 
@@ -245,29 +245,19 @@ class SmtpTransaction:
         """DATA with the whole message. What aiosmtplib's ``data`` sends (every line ending CRLF, the message
         ending in one, leading dots doubled, the final dot), without its two regular-expression passes when the
         message has only CRLF line endings, as everything the relay received has (``gateway.smtp.collect``)."""
-        try:
-            try:
-                resp = await _send_data(self.client, message, self.pool.timeout)
-            except aiosmtplib.SMTPResponseException as exc:
-                if exc.code in (421,) or exc.code < 200:
-                    self.broken = True
-                return _reply_from_exc(exc)
-            except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
-                self.broken = True
-                raise UpstreamError(f"{self.pool.description}: {exc.__class__.__name__}: {exc}") from exc
-            return _reply_from(resp)
-        except BaseException:
-            self.broken = True
-            raise
-        finally:
-            await self._release(reset=False)
+        return await self._finish_data(_send_data(self.client, message, self.pool.timeout))
 
     async def data_from(self, head: bytes, source: MessageSource) -> Reply:
         """Like ``data`` for a spooled message. Any failure mid-stream leaves the connection inside DATA, so it
         is closed, never reset and reused."""
+        return await self._finish_data(_stream_data(self.client, head, source, self.pool.timeout))
+
+    async def _finish_data(self, sending: Coroutine[Any, Any, aiosmtplib.SMTPResponse]) -> Reply:
+        """Await the DATA exchange, then hand the connection back: reusable after a final reply; closed after a
+        421, a transport failure or anything unexpected (it may be left inside DATA)."""
         try:
             try:
-                resp = await _stream_data(self.client, head, source, self.pool.timeout)
+                resp = await sending
             except aiosmtplib.SMTPResponseException as exc:
                 if exc.code in (421,) or exc.code < 200:
                     self.broken = True
