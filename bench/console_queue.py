@@ -19,7 +19,8 @@ of three runs on different messages. The filled database is vacuumed and analyse
 would be by autovacuum (PostgreSQL) or ``ANALYZE`` (SQLite).
 
     .venv/bin/python bench/console_queue.py                      # SQLite, 1,000 and 100,000
-    DLPGATE_TEST_POSTGRES_URL=postgresql+asyncpg://... .venv/bin/python bench/console_queue.py --backends sqlite,postgresql
+    DLPGATE_TEST_POSTGRES_URL=postgresql+asyncpg://... \
+        .venv/bin/python bench/console_queue.py --backends sqlite,postgresql
     (scripts/pg-test-cluster start prints such a URL)
 
 Figures (2 cores, this machine, 2026-12-02; milliseconds, median / p95; with revision 0006's ``quarantine_rules``

@@ -75,6 +75,18 @@ class OidcSettings(FrozenModel):
     username_claim: str = Field(
         "preferred_username", min_length=1, description="Claim that names the console account (Entra: the UPN)."
     )
+    subject_claim: Literal["sub", "oid"] = Field(
+        "sub",
+        description="Claim that identifies the person for good (with the issuer): `sub` (standard), or `oid` "
+        "(Entra ID's object id, the same in every application of the tenant; needs the `profile` scope). The "
+        "username claim only names the account: a name the provider later gives to someone else never opens it.",
+    )
+    post_logout_redirect_uri: str | None = Field(
+        None,
+        description="Where the provider sends the browser after signing out there (register it at the provider). "
+        "Unset: console.public_url + signin, or the address the browser used. Used only when the provider's "
+        "discovery document has end_session_endpoint; else sign-out is local only.",
+    )
     email_claim: str = Field(
         "email",
         min_length=1,
@@ -109,6 +121,8 @@ class OidcSettings(FrozenModel):
             raise ValueError(f"console.oidc.issuer must be an https:// URL, got {self.issuer!r}")
         if self.redirect_uri and urlsplit(self.redirect_uri).scheme not in ("https", "http"):
             raise ValueError("console.oidc.redirect_uri must be an http(s):// URL")
+        if self.post_logout_redirect_uri and urlsplit(self.post_logout_redirect_uri).scheme not in ("https", "http"):
+            raise ValueError("console.oidc.post_logout_redirect_uri must be an http(s):// URL")
         if "openid" not in self.scopes:
             raise ValueError("console.oidc.scopes must include openid")
         if not self.role_map and self.default_role is None:

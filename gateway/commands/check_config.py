@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
         recipient_classifier(cfg.gateway.organisation.domains, cfg.policy)
         _check_dkim_key(cfg)
+        _check_oidc_secret(cfg)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"{problem.file}: {problem.key or '<top>'}: {problem.expected}", file=sys.stderr)
@@ -89,3 +91,19 @@ def _check_dkim_key(cfg: Config) -> None:
         sign(b"From: check@example.org\r\nSubject: check\r\n\r\ncheck\r\n", dkim_cfg, cfg.resolve(dkim_cfg.key_file))
     except DkimError as exc:
         raise ConfigError.one(cfg.directory / "gateway.yaml", "dkim.key_file", str(exc)) from None
+
+
+def _check_oidc_secret(cfg: Config) -> None:
+    """Single sign-on with a client secret cannot start the console when the variable holding it is unset (or
+    empty): say so here rather than at ``serve``. The value is never printed, only the variable's name."""
+    oidc = cfg.gateway.console.oidc
+    if not (oidc.enabled and oidc.client_secret_env) or os.environ.get(oidc.client_secret_env):
+        return
+    from gateway.config_errors import ConfigError
+
+    raise ConfigError.one(
+        cfg.directory / "gateway.yaml", "console.oidc.client_secret_env",
+        f"the environment variable {oidc.client_secret_env} named here is not set (or empty): set it to the "
+        f"console's client secret at the identity provider, or remove client_secret_env for a public client "
+        f"(PKCE only)",
+    )

@@ -1,5 +1,5 @@
 """Signing in and out (local accounts: argon2id, lockout with back-off; single sign-on is ``oidc.py``'s, offered
-on the same page) and account administration."""
+on the same page, and so is ending a single sign-on session at the provider) and account administration."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.console import oidc
 from gateway.console.security import WeakPassword, check_password, hash_password, lock_until
 from gateway.console.web import Console, client_of, redirect
 from gateway.store import ROLES, Conflict, NotFound
@@ -59,13 +60,23 @@ def routes(console: Console) -> list[Route]:
         return signin_page(request, status=401, error=GENERIC_FAILURE, username=name)
 
     async def signout(request: Request) -> Response:
+        """Local sign-out always; a session single sign-on opened also ends at the provider when it offers
+        RP-initiated logout (``oidc.end_session_url``), else the person stays signed in there only."""
         await console.form(request)
         viewer = await console.viewer(request)
-        if viewer is not None:
-            await store.record_access("sign_out", actor=viewer.name, reason=None, detail={},
-                                      source=client_of(request))
+        via = request.session.get("via")
+        hint = request.session.get("id_token")
         request.session.clear()
-        return redirect("/signin")
+        target = None
+        if viewer is not None and via == "oidc":
+            target = await oidc.end_session_url(console, request, hint if isinstance(hint, str) else None)
+        if viewer is not None:
+            detail = {"method": via} if via == "oidc" else {}
+            if target is not None:
+                detail["provider"] = "ended"
+            await store.record_access("sign_out", actor=viewer.name, reason=None, detail=detail,
+                                      source=client_of(request))
+        return redirect(target or "/signin")
 
     async def users(request: Request) -> Response:
         viewer = await console.require(request, "admin")

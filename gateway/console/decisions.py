@@ -131,7 +131,7 @@ async def _reject(console: Console, ref: str, *, actor: str, reason: str, notify
     except (Conflict, NotFound, StoreError) as exc:
         return Outcome(ref, "failed", str(exc))
     if not notify:
-        await tell_sender(console, ref, released=False, reason=reason)
+        await tell_sender(console, ref, released=False)  # never the justification: it may name people
         return Outcome(ref, "rejected", "rejected: it will not be sent")
     try:
         told = await notify_sender_rejected(console.cfg, console.store, ref, notify, actor=actor)

@@ -13,6 +13,16 @@ unknown, for key rotation), only the configured algorithms, issuer, audience (``
 Having set the session, the callback answers with a page that moves on by itself (a meta refresh) rather than
 a redirect: a redirect would still belong to the provider's cross-site navigation, so the Strict session cookie
 would not go with it and the person would land on the sign-in page again.
+
+The account is the provider's identity, ``(issuer, sub)`` (or Entra's ``oid`` with ``subject_claim: oid``), not
+the user name (``gateway.store.accounts.AccountBook.sso_sign_in``): a name reassigned at the provider opens no old
+account, and a second identity with a taken name is refused with a page that says so, never merged.
+
+Signing out of a session that single sign-on opened also ends the session at the provider when its discovery
+document has ``end_session_endpoint`` (OpenID Connect RP-Initiated Logout 1.0: ``id_token_hint``, ``client_id``,
+``post_logout_redirect_uri``); without one, or when the provider does not answer, sign-out is local only. The ID
+token is kept in the session for the hint only when it is small enough for the session cookie (an Entra token
+listing many groups is not); the hint is then left out, and ``client_id`` says which application signs out.
 """
 
 from __future__ import annotations
@@ -24,7 +34,8 @@ import time
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
+from weakref import WeakKeyDictionary
 
 import httpx
 import structlog
@@ -60,6 +71,9 @@ METADATA_SECONDS = 3600
 JWKS_REFRESH_SECONDS = 60
 """At most one JWKS re-read a minute for unknown key ids (a forged ``kid`` cannot make us hammer the provider)."""
 SSO_RANK = {"sender": -1, **RANK}
+HINT_MAX_CHARS = 1800
+"""The largest ID token kept in the (cookie) session for ``id_token_hint``: with the rest of the session and two
+base64 layers it stays under the 4 KB browsers keep per cookie."""
 
 
 class SsoError(Exception):
@@ -74,9 +88,12 @@ class SsoError(Exception):
 
 @dataclass(frozen=True)
 class Identity:
+    """``subject`` keys the account (with the issuer); ``name`` only names it."""
+
     name: str
     role: str
     email: str | None
+    subject: str
 
 
 class Provider:
@@ -216,6 +233,11 @@ class Provider:
             raise SsoError(f"no {s.username_claim} claim", f"The identity provider did not say who you are (no "
                            f"{s.username_claim}). Ask the security team to check the console's settings.", 403)
         name = raw.strip().lower()
+        sub = claims.get(s.subject_claim)
+        if not isinstance(sub, str) or not sub.strip() or len(sub) > 250:
+            raise SsoError(f"no {s.subject_claim} claim", f"The identity provider did not say who you are (no "
+                           f"{s.subject_claim}). Ask the security team to check the console's settings.", 403)
+        subject = sub if s.subject_claim == "sub" else f"{s.subject_claim}:{sub}"
         value = claims.get(s.groups_claim)
         if value is None and s.groups_claim in (claims.get("_claim_names") or {}):
             raise SsoError("group overage", "You are in too many groups for the identity provider to list them. "
@@ -234,7 +256,63 @@ class Provider:
         if role == "sender" and address is None:
             raise SsoError("no verified email", "The identity provider gave no verified mail address, so the "
                            "console cannot tell which held mail is yours.", 403)
-        return Identity(name, role, address)
+        return Identity(name, role, address, subject)
+
+    async def end_session_endpoint(self) -> str | None:
+        """The provider's logout endpoint, or None (none advertised, not safe, or the provider is unreachable:
+        sign-out is then local only, never blocked)."""
+        try:
+            meta = await self.metadata()
+            url = meta.get("end_session_endpoint")
+            return self._safe_url(url, "end_session_endpoint") if url is not None else None
+        except SsoError as err:
+            log.warning("sso.logout_endpoint_unusable", why=err.why)
+            return None
+
+
+_PROVIDERS: WeakKeyDictionary[Console, Provider] = WeakKeyDictionary()
+
+
+def provider_of(console: Console) -> Provider | None:
+    """The console's one Provider (its discovery and keys cached), or None without single sign-on."""
+    settings = console.settings.oidc
+    if not settings.enabled:
+        return None
+    if console not in _PROVIDERS:
+        _PROVIDERS[console] = Provider(settings)
+    return _PROVIDERS[console]
+
+
+async def end_session_url(console: Console, request: Request, id_token: str | None) -> str | None:
+    """Where to send the browser to end its session at the provider too (RP-Initiated Logout), or None for a
+    local sign-out only. Called after the console's session was cleared."""
+    provider = provider_of(console)
+    if provider is None:
+        return None
+    endpoint = await provider.end_session_endpoint()
+    if endpoint is None:
+        return None
+    s = console.settings
+    back = s.oidc.post_logout_redirect_uri or (
+        s.public_url.rstrip("/") + "/signin" if s.public_url else str(request.base_url).rstrip("/") + "/signin")
+    params = {"client_id": provider.client_id, "post_logout_redirect_uri": back}
+    if id_token:
+        params["id_token_hint"] = id_token
+    return endpoint + ("&" if urlsplit(endpoint).query else "?") + urlencode(params)
+
+
+def _conflict_text(why: str) -> str:
+    """What the person is told when the store refuses their identity (``sso_sign_in``'s Conflict)."""
+    if "local account" in why:
+        return ("A local account has the same name as yours, so single sign-on cannot open it (it never takes over "
+                "a password account). Ask an administrator.")
+    if "another" in why:
+        return ("A console account with your user name belongs to a different person at the identity provider "
+                "(the name may have been someone else's before you). Accounts are never merged: ask an "
+                "administrator to rename or remove the old account.")
+    if "disabled" in why:
+        return "Your console account is disabled. Ask an administrator."
+    return "This console account cannot be used with single sign-on. Ask an administrator."
 
 
 def _local_path(value: str | None) -> str | None:
@@ -247,7 +325,8 @@ def routes(console: Console, signing_key: str) -> list[Route]:
     settings = console.settings.oidc
     if not settings.enabled:
         return []
-    provider = Provider(settings)
+    provider = provider_of(console)
+    assert provider is not None
     tls = console.settings.tls.cert is not None
     serializer = URLSafeTimedSerializer(signing_key, salt="dlpgate-console-sso")
 
@@ -310,17 +389,19 @@ def routes(console: Console, signing_key: str) -> list[Route]:
             actor = who.strip().lower()[:255] if isinstance(who, str) and who.strip() else "-"
             ident = provider.identity(claims)
             try:
-                await console.store.sso_sign_in(ident.name, ident.role, client=client, issuer=provider.issuer)
+                account = await console.store.sso_sign_in(ident.name, ident.role, client=client,
+                                                          issuer=provider.issuer, subject=ident.subject)
             except Conflict as exc:
-                raise SsoError(str(exc), "This console account cannot be used with single sign-on (a local "
-                               "account has the same name, or it is disabled). Ask an administrator.", 403) from None
+                raise SsoError(str(exc), _conflict_text(str(exc)), 403) from None
         except SsoError as err:
             log.info("sso.refused", why=err.why)
             await console.store.record_access("sign_in_failed", actor=actor, reason=None,
                                               detail={"method": "oidc", "why": err.why[:200]}, source=client)
             return refused(request, err)
-        console.start_session(request, ident.name)
+        console.start_session(request, account.name)
         request.session["via"] = "oidc"
+        if len(id_token) <= HINT_MAX_CHARS:
+            request.session["id_token"] = id_token
         if ident.email:
             request.session["email"] = ident.email
         target = flow.get("next") or ("/my" if ident.role == "sender" else "/queue")

@@ -45,6 +45,8 @@ class AccountRecord:
     failed_count: int
     locked_until: datetime | None
     last_login_at: datetime | None
+    sso_issuer: str | None = None
+    sso_subject: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> AccountRecord:
@@ -131,35 +133,72 @@ class AccountBook(StoreBase):
             await self._audit(conn, "sign_in" if ok else "sign_in_failed", actor=one_line(name, 255),
                               detail=detail, now=now, source=client)
 
-    async def sso_sign_in(self, name: str, role: str, *, client: str | None = None, issuer: str = "") -> None:
-        """A person the identity provider vouched for signs in: their account (source ``oidc``, no password) is
-        made on first sign-in and its role follows the provider's groups at every sign-in, each change an
-        audit row. Conflict, with the reason, when a local account has that name (a provider's user never takes
-        over a local account) or the account is disabled (an administrator's decision outlives the groups)."""
+    async def sso_sign_in(
+        self, name: str, role: str, *, issuer: str, subject: str, client: str | None = None,
+    ) -> AccountRecord:
+        """A person the identity provider vouched for signs in; the account they get.
+
+        The account is the provider's identity ``(issuer, subject)``, never the user name: a provider may give a
+        name to someone else later (a leaver's UPN reused), and that person must not inherit the old account. So:
+
+        * an account with this identity is theirs: its role follows the provider's groups (a change is audited)
+          and its name follows the provider's when that name is free (``account_renamed``);
+        * else a new account (source ``oidc``, no password) under ``name`` when nobody has that name;
+        * else Conflict, with the reason, and nothing changes: a local account has the name (single sign-on never
+          takes over a password account), another identity has it (never merged: an administrator decides), or
+          the account is disabled (an administrator's decision outlives the groups).
+
+        An account made by single sign-on before identities were kept (no issuer/subject) is bound to the first
+        identity that signs in with its name (``account_bound``)."""
         if role not in SSO_ROLES:
             raise ValueError(f"unknown role {role!r}; one of {', '.join(SSO_ROLES)}")
+        if not issuer or not subject:
+            raise ValueError("single sign-on needs the provider's issuer and the person's subject")
+        issuer, subject, name = one_line(issuer, 255), one_line(subject, 255), one_line(name, 255)
         now = self.clock()
         detail: dict[str, Any] = {"method": "oidc", "issuer": one_line(issuer, 200)}
         async with self._write() as conn:
-            row = (await conn.execute(sa.select(acc).where(acc.c.name == name))).mappings().first()
+            row = (await conn.execute(sa.select(acc).where(
+                acc.c.sso_issuer == issuer, acc.c.sso_subject == subject))).mappings().first()
+            named = (await conn.execute(sa.select(acc).where(acc.c.name == name))).mappings().first()
+            if row is None and named is not None:
+                if named["source"] != "oidc":
+                    raise Conflict("a local account has this name")
+                if named["sso_subject"] is not None:
+                    raise Conflict("another single sign-on identity has this name")
+                if named["disabled"]:
+                    raise Conflict("the account is disabled")
+                await conn.execute(sa.update(acc).where(acc.c.id == named["id"]).values(
+                    sso_issuer=issuer, sso_subject=subject))
+                await self._audit(conn, "account_bound", actor="sso", detail={"account": name, "source": "oidc"},
+                                  now=now, source=client)
+                row = named
             if row is None:
                 await conn.execute(sa.insert(acc).values(
-                    name=one_line(name, 255), role=role, password_hash=None, source="oidc", disabled=False,
-                    created_at=now, failed_count=0, locked_until=None, last_login_at=now,
+                    name=name, role=role, password_hash=None, source="oidc", disabled=False, created_at=now,
+                    failed_count=0, locked_until=None, last_login_at=now, sso_issuer=issuer, sso_subject=subject,
                 ))
                 await self._audit(conn, "account_added", actor="sso", new=role,
                                   detail={"account": name, "source": "oidc"}, now=now, source=client)
-            elif row["source"] != "oidc":
-                raise Conflict("a local account has this name")
-            elif row["disabled"]:
-                raise Conflict("the account is disabled")
             else:
+                if row["disabled"]:
+                    raise Conflict("the account is disabled")
+                values: dict[str, Any] = {"role": role, "failed_count": 0, "locked_until": None,
+                                          "last_login_at": now}
+                if row["name"] != name and named is None:
+                    values["name"] = name
+                    await self._audit(conn, "account_renamed", actor="sso", old=None, new=None,
+                                      detail={"account": row["name"], "to": name, "why": "provider user name"},
+                                      now=now, source=client)
                 if row["role"] != role:
                     await self._audit(conn, "role_change", actor="sso", old=row["role"], new=role,
-                                      detail={"account": name, "why": "provider groups"}, now=now, source=client)
-                await conn.execute(sa.update(acc).where(acc.c.name == name).values(
-                    role=role, failed_count=0, locked_until=None, last_login_at=now))
-            await self._audit(conn, "sign_in", actor=one_line(name, 255), detail=detail, now=now, source=client)
+                                      detail={"account": values.get("name", row["name"]), "why": "provider groups"},
+                                      now=now, source=client)
+                await conn.execute(sa.update(acc).where(acc.c.id == row["id"]).values(**values))
+                name = str(values.get("name", row["name"]))
+            await self._audit(conn, "sign_in", actor=name, detail=detail, now=now, source=client)
+            fresh = (await conn.execute(sa.select(acc).where(acc.c.name == name))).mappings().one()
+        return AccountRecord.from_row(fresh)
 
     async def messages_from(self, address: str, limit: int = 50) -> list[str]:
         """References of the held (or once held) messages whose envelope sender is exactly ``address`` (case

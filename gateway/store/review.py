@@ -6,10 +6,10 @@ the same on the thousandth page as on the first, which is what keeps the queue f
 an OFFSET would read every row before the page. One query per state, merged here: ``state IN ('held',
 'releasing') ORDER BY id`` cannot walk that index in order and sorted all 100,000 rows for each page.
 
-What ``bench/console_queue.py`` measured at 100,000 held messages also shaped the rest: the rule filter and the counts by
-rule read ``quarantine_rules`` (revision 0006, filled by a trigger) instead of every incident's ``rules`` JSON,
-and the incidents table (large rows) is joined only for the 50 rows shown and for a sensitivity filter, never to
-count.
+What ``bench/console_queue.py`` measured at 100,000 held messages also shaped the rest: the rule filter and the
+counts by rule read ``quarantine_rules`` (revision 0006, filled by a trigger) instead of every incident's ``rules``
+JSON, and the incidents table (large rows) is joined only for the 50 rows shown and for a sensitivity filter, never
+to count.
 """
 
 from __future__ import annotations

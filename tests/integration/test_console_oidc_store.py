@@ -15,6 +15,8 @@ from tests.store_fixtures import make_scan, make_submission, quarantine_decision
 
 __all__ = ["store_url"]
 
+IDP = "https://idp.test"
+
 
 async def test_sso_accounts_and_a_senders_messages(tmp_path: Path, store_url: str | None) -> None:
     """First sign-in makes an oidc account; the role follows each sign-in (audited); a local or disabled
@@ -22,10 +24,10 @@ async def test_sso_accounts_and_a_senders_messages(tmp_path: Path, store_url: st
     extra = {"store": {"url": store_url, "auto_upgrade": True}} if store_url else {}
     store = await Store.open(load(write_config(tmp_path, **extra)))
     try:
-        await store.sso_sign_in("sam@cafcass.gov.uk", "sender", client="127.0.0.1", issuer="https://idp.test")
+        await store.sso_sign_in("sam@cafcass.gov.uk", "sender", client="127.0.0.1", issuer=IDP, subject="s-sam")
         account = await store.get_account("sam@cafcass.gov.uk")
         assert (account.role, account.source, account.password_hash) == ("sender", "oidc", None)
-        await store.sso_sign_in("sam@cafcass.gov.uk", "reviewer", client="127.0.0.1", issuer="https://idp.test")
+        await store.sso_sign_in("sam@cafcass.gov.uk", "reviewer", client="127.0.0.1", issuer=IDP, subject="s-sam")
         assert (await store.get_account("sam@cafcass.gov.uk")).role == "reviewer"
         rows, _ = await store.audit_page(limit=10)
         events = [(r.event, r.actor, r.old_status, r.new_status) for r in rows]
@@ -36,12 +38,12 @@ async def test_sso_accounts_and_a_senders_messages(tmp_path: Path, store_url: st
         await store.add_account("local@cafcass.gov.uk", "admin", hash_password("a long enough password"),
                                 actor="test")
         with pytest.raises(Conflict, match="local account"):
-            await store.sso_sign_in("local@cafcass.gov.uk", "admin")
+            await store.sso_sign_in("local@cafcass.gov.uk", "admin", issuer=IDP, subject="s-local")
         await store.set_disabled("sam@cafcass.gov.uk", True, actor="admin")
         with pytest.raises(Conflict, match="disabled"):
-            await store.sso_sign_in("sam@cafcass.gov.uk", "reviewer")
+            await store.sso_sign_in("sam@cafcass.gov.uk", "reviewer", issuer=IDP, subject="s-sam")
         with pytest.raises(ValueError):
-            await store.sso_sign_in("x@cafcass.gov.uk", "superuser")
+            await store.sso_sign_in("x@cafcass.gov.uk", "superuser", issuer=IDP, subject="s-x")
 
         refs = {}
         for sender, marker in (("Sam@Cafcass.gov.uk", "a"), ("sam@cafcass.gov.uk", "b"),

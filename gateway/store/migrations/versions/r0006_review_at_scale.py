@@ -2,11 +2,11 @@
 who was refused (``rejected_to``); a four-eyes request for such a release keeps its recipients in
 ``approvals.detail``.
 
-The queue at 100,000 held messages (``bench/console_queue.py``) spent its time parsing every incident's ``rules`` JSON for
-the counts by rule and the rule filter: ``quarantine_rules`` keeps the holding rules of each message, one row
-each, indexed by rule. A trigger fills it on every INSERT into ``quarantine`` (from the incident written just
-before, in the same transaction), so the SMTP path's writer needs no change and cannot forget it; existing rows
-are filled here.
+The queue at 100,000 held messages (``bench/console_queue.py``) spent its time parsing every incident's ``rules``
+JSON for the counts by rule and the rule filter: ``quarantine_rules`` keeps the holding rules of each message, one
+row each, indexed by rule. A trigger fills it on every INSERT into ``quarantine`` (from the incident written just
+before, in the same transaction), so the SMTP path's writer needs no change and cannot forget it; existing rows are
+filled here.
 
 Revision ID: 0006
 Revises: 0005
