@@ -9,7 +9,6 @@ who won, so two officers, or two gateway nodes, can never release the same messa
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import itertools
 import uuid
@@ -23,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.oneline import one_line
 from gateway.store.base import StoreBase
-from gateway.store.blobstream import driver_of, write_blob
+from gateway.store.chunks import pieces, read_message, split, write_chunks
 from gateway.store.errors import Conflict, NotFound, StoreError
 from gateway.store.records import IncidentRecord, QuarantineRecord, incident_values
 from gateway.store.schema import incidents
@@ -56,6 +55,9 @@ _QCOLS = (
     qtab.c.incident_id,
 )
 
+_BYTES = (qtab.c.id, qtab.c.raw, qtab.c.encryption, qtab.c.sha256, qtab.c.size, qtab.c.purged_at)
+"""What ``chunks.read_message`` needs of a row (``raw``: the stored form of a message held before 0008)."""
+
 
 @dataclass(frozen=True)
 class ReleaseClaim:
@@ -77,17 +79,8 @@ class ReleaseClaim:
     """A release to chosen recipients: what happens to the others, ``hold`` or ``reject`` (None: all of them)."""
 
 
-def _verify(ref: str, raw: bytes, sha: str) -> None:
-    if hashlib.sha256(raw).hexdigest() != sha:
-        raise StoreError(f"{ref}: stored message does not match its checksum; not using it")
-
-
 class QuarantineBook(StoreBase):
     """``Store``'s quarantine part (see the module docstring)."""
-
-    _large_lock: asyncio.Lock | None = None
-    """Serialises the quarantine writes of spooled (large) messages: the stored form and the database driver's
-    copy of it exist for one of them at a time (issue 13: bounded memory)."""
 
     # ---------------------------------------------------------------- the SMTP path
 
@@ -101,29 +94,14 @@ class QuarantineBook(StoreBase):
         release_plan: dict[str, Any] | None = None,
     ) -> str:
         """Incident (``new``) and message bytes in ONE transaction, committed before this returns, with the
-        ``route`` the gateway delivers through and the ``release_plan`` (see ``schema.quarantine``)."""
-        if sub.source is None:
-            return await self._hold(sub, scan, decision, route, release_plan)
-        if self._large_lock is None:
-            self._large_lock = asyncio.Lock()
-        async with self._large_lock:  # one spooled message's buffers at a time, however many are in flight
-            return await self._hold(sub, scan, decision, route, release_plan)
-
-    async def _hold(self, sub: Submission, scan: ScanResult, decision: Decision, route: dict[str, Any] | None,
-                    release_plan: dict[str, Any] | None) -> str:
+        ``route`` the gateway delivers through and the ``release_plan`` (see ``schema.quarantine``). The bytes
+        go in as chunk rows, sealed one piece at a time (``gateway.store.chunks``), from memory or from the
+        spool file: a large message is never bound to the driver whole (issue 13: bounded memory)."""
         now = self.clock()
-        # SQLite: a spooled message is written into its row chunk by chunk (gateway.store.blobstream); else the
-        # stored form is built in one buffer first (PostgreSQL takes a value only whole).
-        stream = sub.source is not None and self.engine.dialect.name == "sqlite"
-        blob: Any
-        if stream:
-            sha, blob, scheme = "", sa.func.zeroblob(self.cipher.sealed_size(sub.size)), self.cipher.scheme
-        else:
-            sha, blob, scheme = await asyncio.to_thread(self._seal, sub)
+        source = sub.source
+        # In memory: the checksum goes in with the row; from the spool it is known once every piece was read.
+        known = hashlib.sha256(sub.raw).hexdigest() if source is None else ""
         async with self._write() as conn:
-            driver = await driver_of(conn) if stream else None
-            if stream and driver is None:
-                sha, blob, scheme = await asyncio.to_thread(self._seal, sub)
             ref = await self._next_reference(conn, now)
             values = incident_values(
                 sub, scan, decision, reference=ref, node=self.node, now=now,
@@ -138,9 +116,9 @@ class QuarantineBook(StoreBase):
                     stored_at=now,
                     mail_from=one_line(sub.mail_from),
                     rcpt_tos=list(sub.rcpt_tos),
-                    raw=blob,
-                    encryption=scheme,
-                    sha256=sha,
+                    raw=None,
+                    encryption=self.cipher.scheme,
+                    sha256=known,
                     size=sub.size,
                     state="held",
                     state_changed_at=now,
@@ -148,26 +126,17 @@ class QuarantineBook(StoreBase):
                     release_plan=release_plan,
                 )
             )
-            if driver is not None and sub.source is not None:
-                assert held.inserted_primary_key is not None
-                qid = int(held.inserted_primary_key[0])
-                source = sub.source
-                sha = await write_blob(driver, qtab.name, "raw", qid, self.cipher,
-                                       itertools.chain((source.head,), source.body_blocks()), source.size)
+            assert held.inserted_primary_key is not None
+            qid = int(held.inserted_primary_key[0])
+            blocks = (split(sub.raw) if source is None
+                      else pieces(itertools.chain((source.head,), source.body_blocks())))
+            sha = await write_chunks(conn, qid, self.cipher, blocks, sub.size)
+            if sha != known:
                 await conn.execute(sa.update(qtab).where(qtab.c.id == qid).values(sha256=sha))
         log.info("quarantine.stored", reference=ref, size=sub.size, action=decision.action.label)
         self._after_commit("incident_event", ref, lambda listener: listener.incident_recorded(ref, values))
         self._after_commit("notice", ref, lambda listener: listener.quarantined(ref, sub, scan, decision))
         return ref
-
-    def _seal(self, sub: Submission) -> tuple[str, bytes | bytearray, str]:
-        """(sha256, stored bytes, scheme). A message spooled to disk is streamed from its file into one buffer
-        of the stored form (``MessageCipher.seal_blocks``; issue 13: never the whole message in memory twice)."""
-        if sub.source is not None:
-            source = sub.source
-            return self.cipher.seal_blocks(itertools.chain((source.head,), source.body_blocks()), source.size)
-        blob, scheme = self.cipher.seal(sub.raw)
-        return hashlib.sha256(sub.raw).hexdigest(), blob, scheme
 
     # ---------------------------------------------------------------- reading
 
@@ -203,21 +172,14 @@ class QuarantineBook(StoreBase):
     async def reveal_message(self, ref: str, *, actor: str, reason: str, note: str | None = None) -> bytes:
         """The stored message, decrypted. The access is recorded (same transaction) before the bytes leave."""
         async with self._write() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(qtab.c.raw, qtab.c.encryption, qtab.c.sha256).where(
-                        qtab.c.reference == ref
-                    )
-                )
-            ).first()
+            row = (await conn.execute(sa.select(*_BYTES).where(qtab.c.reference == ref))).first()
             if row is None:
                 raise NotFound(f"{ref}: no quarantined message with that reference")
-            if row.raw is None:
+            if row.purged_at is not None:
                 raise Conflict(f"{ref}: the message was purged")
             await self._audit(conn, "reveal", actor=actor, reference=ref, reason=reason, note=note)
-        raw = self.cipher.open(row.raw, row.encryption)
-        _verify(ref, raw, row.sha256)
-        return raw
+            # Read in the same transaction: retention cannot take the chunks between the check and the read.
+            return await read_message(conn, self.cipher, ref, row)
 
     # ---------------------------------------------------------------- decisions
 
@@ -278,7 +240,7 @@ class QuarantineBook(StoreBase):
                 .where(
                     qtab.c.reference == ref,
                     qtab.c.state.in_(from_states),
-                    qtab.c.raw.is_not(None),
+                    qtab.c.purged_at.is_(None),
                 )
                 .values(state="releasing", claim=token, state_changed_at=now, state_by=one_line(actor, 255))
             )
@@ -289,8 +251,7 @@ class QuarantineBook(StoreBase):
             row = (
                 await conn.execute(
                     sa.select(
-                        qtab.c.raw, qtab.c.encryption, qtab.c.sha256,
-                        qtab.c.mail_from, qtab.c.rcpt_tos, qtab.c.released_to, qtab.c.rejected_to,
+                        *_BYTES, qtab.c.mail_from, qtab.c.rcpt_tos, qtab.c.released_to, qtab.c.rejected_to,
                     ).where(qtab.c.reference == ref)
                 )
             ).one()
@@ -302,8 +263,10 @@ class QuarantineBook(StoreBase):
         claim = ReleaseClaim(ref, token, actor, reason, row.mail_from, to, note=note,
                              detail=dict(detail or {}), rest=rest if recipients is not None else None)
         try:
-            raw = self.cipher.open(row.raw, row.encryption)
-            _verify(ref, raw, row.sha256)
+            # After the claim's commit: a 'releasing' row is left alone by retention, and nobody else may send it,
+            # so its bytes are read without holding the write lock (SQLite) for the whole message.
+            async with self.engine.connect() as conn:
+                raw = await read_message(conn, self.cipher, ref, row)
         except StoreError:
             await self.unclaim_release(claim, {"error": "cannot read stored message"})
             raise

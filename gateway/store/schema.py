@@ -1,7 +1,8 @@
 """Tables (SQLAlchemy Core). The migrations in ``migrations/versions`` create exactly these; a test compares them.
 
 Personal data rule for every column here: envelope addresses, attachment names and *redacted* evidence only. The
-message itself lives in ``quarantine.raw`` (optionally encrypted) and nowhere else; no subject, no matched text.
+message itself lives in ``quarantine_chunks`` (``quarantine.raw`` before revision 0008), optionally encrypted, and
+nowhere else; no subject, no matched text.
 """
 
 from __future__ import annotations
@@ -124,7 +125,8 @@ quarantine = sa.Table(
     sa.Column("released_to", Json(), nullable=True),
     sa.Column("rejected_to", Json(), nullable=True),
 )
-"""States: held → releasing → released; held → rejected; held → expired (retention). ``raw`` is NULL once purged.
+"""States: held → releasing → released; held → rejected; held → expired (retention). ``raw`` is NULL once purged
+(``purged_at`` set), and for every message held from revision 0008 on (its bytes are in ``quarantine_chunks``).
 
 ``route`` is where the gateway delivered mail when it held the message (``{"upstream": URL,
 "encryption_smarthost": URL or null}``, after ``serve --upstream``), so a release goes there and not wherever the
@@ -170,9 +172,14 @@ console_accounts = sa.Table(
     sa.Column("failed_count", sa.Integer(), nullable=False),
     sa.Column("locked_until", UtcDateTime(), nullable=True),
     sa.Column("last_login_at", UtcDateTime(), nullable=True),
+    sa.Column("sso_issuer", sa.String(255), nullable=True),
+    sa.Column("sso_subject", sa.String(255), nullable=True),
+    sa.Index("uq_console_accounts_sso_identity", "sso_issuer", "sso_subject", unique=True),
 )
 """Review-console accounts (issue 14): separate from SMTP AUTH users. ``password_hash`` is argon2id (NULL for
-single sign-on accounts); ``failed_count``/``locked_until`` carry the lockout and back-off."""
+single sign-on accounts); ``failed_count``/``locked_until`` carry the lockout and back-off. A single sign-on
+account is the provider's identity ``(sso_issuer, sso_subject)`` (``sub``, or ``oid:`` + Entra's object id), never
+its user name: a user name the provider hands to someone else later must not open the old account."""
 
 approvals = sa.Table(
     "approvals",
@@ -207,6 +214,19 @@ filter and counts by rule read this small index instead of parsing every inciden
 into ``quarantine`` from the incident's ``rules``, so no writer can forget it."""
 
 sa.Index("ix_quarantine_rules_rule_id", quarantine_rules.c.rule_id, quarantine_rules.c.quarantine_id)
+
+quarantine_chunks = sa.Table(
+    "quarantine_chunks",
+    metadata,
+    sa.Column("quarantine_id", sa.BigInteger(), sa.ForeignKey("quarantine.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("data", sa.LargeBinary(), nullable=False),
+)
+"""A quarantined message's bytes in pieces (revision 0008; issue 13: bounded memory): ``seq`` 0, 1, 2 ... each
+``data`` one piece of the message sealed on its own (under 1 MiB; ``gateway/store/chunks.py``), written and
+read a few at a time so no one copy of the whole message is ever bound to the driver. Messages held before
+0008 keep their bytes in ``quarantine.raw`` instead; retention deletes these rows."""
 
 digests_sent = sa.Table(
     "digests_sent",

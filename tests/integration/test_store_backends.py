@@ -315,8 +315,9 @@ async def test_encryption_at_rest(tmp_path: Path, store_url: str | None, monkeyp
         await store.record_incident(sub, make_scan(sub), monitor_decision(), delivered=True)
         async with store.engine.connect() as conn:
             blob = (await conn.execute(sa.text("SELECT raw, encryption FROM quarantine"))).one()
-        assert blob.encryption == "fernet"
-        assert_no_secrets(bytes(blob.raw), "stored blob")
+            chunks = (await conn.execute(sa.text("SELECT data FROM quarantine_chunks"))).scalars().all()
+        assert blob.encryption == "fernet" and blob.raw is None and len(chunks) == 1
+        assert_no_secrets(bytes(chunks[0]), "stored chunk")
         if store_url is None:
             assert_no_secrets(sqlite_file_bytes(store.cfg), "SQLite file")
         assert await store.reveal_message(ref, actor="ivy", reason="assessing") == raw

@@ -23,14 +23,16 @@ depends_on: str | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("console_accounts") as batch:
-        batch.add_column(sa.Column("sso_issuer", sa.String(255), nullable=True))
-        batch.add_column(sa.Column("sso_subject", sa.String(255), nullable=True))
-        batch.create_unique_constraint("uq_console_accounts_sso_identity", ["sso_issuer", "sso_subject"])
+    # plain ADD COLUMN and a unique index (not batch mode, which on SQLite must reflect the table and so cannot
+    # produce the offline script of ``dlpgate db upgrade --sql``)
+    op.add_column("console_accounts", sa.Column("sso_issuer", sa.String(255), nullable=True))
+    op.add_column("console_accounts", sa.Column("sso_subject", sa.String(255), nullable=True))
+    op.create_index("uq_console_accounts_sso_identity", "console_accounts", ["sso_issuer", "sso_subject"],
+                    unique=True)
 
 
 def downgrade() -> None:
+    op.drop_index("uq_console_accounts_sso_identity", table_name="console_accounts")
     with op.batch_alter_table("console_accounts") as batch:
-        batch.drop_constraint("uq_console_accounts_sso_identity", type_="unique")
         batch.drop_column("sso_subject")
         batch.drop_column("sso_issuer")
