@@ -13,6 +13,9 @@ or ``who lives in Elm Road``, is a home address even without a house number.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+
 import regex
 from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
 
@@ -57,6 +60,31 @@ _UNNUMBERED_CUE = regex.compile(
     r"[ \t]+(?i:in|on|at|to|into)[ \t]+(?i:the[ \t]+)?(?=\p{Lu})"
 )
 _NAME_BEFORE = regex.compile(rf"(?<![\w])(?:{NAME_SEQ})$")
+# Where a cue can start, found by stdlib re's fast first-character scan: a comma before a possible age, "of" or
+# "from", or the first letters of a cue verb at a word start. Any non-ASCII character is let through (the ``regex``
+# module's case folding and digits reach beyond ASCII), so every cue start is among these places; the cue
+# itself is then matched there (tests/unit/test_pattern_rewrites.py checks this finds what a scan finds).
+_N = "\x80-\U0010ffff"
+_CUE_SPOT = re.compile(
+    rf"[,LlRrMmHh{_N}](?:(?<=,)(?=[ \t]*(?:[Aa{_N}][Gg{_N}]|[Oo{_N}][Ff{_N}]|[Ff{_N}][Rr{_N}]|[0-9{_N}]))"
+    # a verb's first letter right after an ASCII letter, digit or underscore is inside a word (``regex``'s \w too)
+    rf"|(?<![A-Za-z0-9_].)(?:(?<=[Ll{_N}])(?=[Ii{_N}][Vv{_N}][EeIi{_N}])"
+    rf"|(?<=[Rr{_N}])(?=[Ee{_N}](?:[Ss{_N}][Ii{_N}]|[Ll{_N}][Oo{_N}]))"
+    rf"|(?<=[Mm{_N}])(?=[Oo{_N}][Vv{_N}][EeIi{_N}])|(?<=[Hh{_N}])(?=[Oo{_N}][Mm{_N}][Ee{_N}])))"
+)
+
+
+def unnumbered_cues(text: str) -> Iterator[regex.Match[str]]:
+    """``_UNNUMBERED_CUE.finditer(text)``, tried only where a cue can start."""
+    after = 0
+    for spot in _CUE_SPOT.finditer(text):
+        pos = spot.start()
+        if pos < after:
+            continue
+        cue = _UNNUMBERED_CUE.match(text, pos)
+        if cue is not None:
+            after = cue.end()
+            yield cue
 
 
 def _unnumbered_street(street_types: list[str]) -> regex.Pattern[str]:
@@ -140,7 +168,7 @@ class UkStreetAddressRecognizer(PatternRecognizer):
                 r.recognition_metadata = meta
                 if r.analysis_explanation is not None:
                     r.analysis_explanation.append_textual_explanation_line(f"business address: {reason}")
-        for cue in _UNNUMBERED_CUE.finditer(text):
+        for cue in unnumbered_cues(text):
             m = self._unnumbered.match(text, cue.end())
             if m is None:
                 continue

@@ -85,8 +85,15 @@ _GENERIC_BEFORE = regex.compile(
 )
 _CUE_WINDOW = 160
 # Cheap checks first (stdlib re, one pass): the words each rule needs, and the "Name, 24," / "Name (24)" layout.
-_TRIGGERS = re.compile(r"\b(?=[aAoOnN])(?:aged|old|age|now)\b", re.IGNORECASE)  # lookahead: a faster scan
-_NAME_AGE_SPOT = re.compile(r",[ \t]+\d{1,3}(?:,|[ \t]+[a-z])|[ \t]\(\d{1,3}\)")
+# ``\b(?:aged|old|age|now)\b`` under re.IGNORECASE, written so that sre can skip to the next a, o or n: the
+# first letter is a class (no flag: none of these letters has a non-ASCII case partner under re's folding), the
+# word boundary before it a lookbehind (tests/unit/test_pattern_rewrites.py checks the two agree).
+_TRIGGERS = re.compile(
+    r"[aAoOnN](?<![\w].)(?:(?<=[aA])[gG][eE][dD]|(?<=[oO])[lL][dD]|(?<=[aA])[gG][eE]|(?<=[nN])[oO][wW])\b"
+)
+# ``,[ \t]+\d{1,3}(?:,|[ \t]+[a-z])|[ \t]\(\d{1,3}\)`` with its first character consumed by one class (sre's fast
+# first-character scan) and told apart by a lookbehind (tests/unit/test_pattern_rewrites.py checks the two agree).
+_NAME_AGE_SPOT = re.compile(r"[,\t ](?:(?<=,)[ \t]+\d{1,3}(?:,|[ \t]+[a-z])|(?<=[ \t])\(\d{1,3}\))")
 _NAME_BEFORE = 80
 
 

@@ -18,6 +18,8 @@ switchboard line). A block of someone's home details has no organisation and no 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -37,6 +39,10 @@ _QUOTE_START = regex.compile(
     r")",
     regex.MULTILINE | regex.IGNORECASE,
 )
+# Lines where a quote can start (after blanks: "On", "-", "Begin", "_" or "From", in any case; any non-ASCII
+# character stands in for the ``regex`` module's case folding), found by stdlib re's fast scan; the quote pattern
+# is then tried only there (tests/unit/test_pattern_rewrites.py checks this finds what a scan finds).
+_QUOTE_SPOT = re.compile(r"^[ \t]*[OoBbFf\-_\x80-\U0010ffff]", re.MULTILINE)
 _HEADER_LINE = regex.compile(
     r"^[ \t]*(?:From|Sent|To|Cc|Bcc|Date|Subject|Reply-To)[ \t]*:[^\n]*$", regex.MULTILINE | regex.IGNORECASE
 )
@@ -90,10 +96,23 @@ class Zone:
     kind: ZoneKind
 
 
+def quote_starts(text: str) -> Iterator[regex.Match[str]]:
+    """``_QUOTE_START.finditer(text)``, tried only at the lines where a quote can start."""
+    after = 0
+    for spot in _QUOTE_SPOT.finditer(text):
+        pos = spot.start()
+        if pos < after:
+            continue
+        m = _QUOTE_START.match(text, pos)
+        if m is not None:
+            after = m.end()
+            yield m
+
+
 def segment_starts(text: str) -> list[int]:
     """Offsets where a quoted or forwarded message begins (always including 0)."""
     starts = [0]
-    for m in _QUOTE_START.finditer(text):
+    for m in quote_starts(text):
         line_start = text.rfind("\n", 0, m.start()) + 1
         if line_start > starts[-1]:
             starts.append(line_start)

@@ -62,6 +62,13 @@ _LABEL_AS_WRITTEN = re.compile(
     re.VERBOSE | re.IGNORECASE,
 )
 _AGE_TRIGGERS_AS_WRITTEN = re.compile(r"\b(?:aged|old|age|now)\b", re.IGNORECASE)
+_NAME_AGE_SPOT_AS_WRITTEN = re.compile(r",[ \t]+\d{1,3}(?:,|[ \t]+[a-z])|[ \t]\(\d{1,3}\)")
+_LEGAL_AS_WRITTEN = re.compile(
+    r"\b(?:appeals?|courts?|tribunals?|judges?|judgments?|judgements?|hearings?(?![ \t]+(?:from|back|about))|"
+    r"proceedings|claimant|defendant|appellant|respondent|litigation|magistrates|familyman|divorce|injunction|"
+    r"hmcts|c100|deputyship|hague|icacu|family[ \t]+(?:court|division|case)|child[ \t]+arrangements)\b",
+    re.IGNORECASE,
+)
 
 # Characters where case folding is subtle (dotted/dotless i, long s, Kelvin sign, Turkish and German letters),
 # plus the shapes' own vocabulary.
@@ -92,7 +99,9 @@ def _soup(n: int, pieces: list[str], seed: int) -> list[str]:
 
 _PIECES = ["Folio", "fOLıO", "CO/", "co/", "FD-", "qb-20", "B4/20", " 20", "MC", "mc", "Case No", "claim no.", "our ref ",
            "appeal:", "FamilyMan", "İcacu ref", "ccd case id", "court of protection no", "COP ", "ce-file nos",
-           "aged", "AGED", "old", "ſtill", "now", "Age", "petition number", "my ref no", "their reference", "tribunal"]
+           "aged", "AGED", "old", "ſtill", "now", "Age", "petition number", "my ref no", "their reference", "tribunal",
+           "Tribunals", "appealſ", "hearing from", "HEARINGS back", "hearings", "c100", "C100x", "family  court",
+           "child\tarrangements", "İnjunction", "judgement", "divorce", "Jo, 24, was", " (7)", ", 7 and", ",\t123,"]
 
 
 @pytest.fixture(scope="module")
@@ -155,5 +164,35 @@ def test_unnumbered_address_cues_as_scanned(texts: list[str]) -> None:
     for t in texts + extra:
         new = [(m.span(), m.group("named")) for m in address.unnumbered_cues(t)]
         assert new == [(m.span(), m.group("named")) for m in address._UNNUMBERED_CUE.finditer(t)], t
+        found += bool(new)
+    assert found > 300
+
+
+@pytest.mark.parametrize(("written", "rewritten"), [
+    (_NAME_AGE_SPOT_AS_WRITTEN, age._NAME_AGE_SPOT),
+    (_LEGAL_AS_WRITTEN, case_numbers._LEGAL),
+], ids=["name-age spot", "legal words"])
+def test_spots_as_written(texts: list[str], written: re.Pattern[str], rewritten: re.Pattern[str]) -> None:
+    """Small scans rewritten for sre's fast first-character search find the same spans as first written."""
+    found = 0
+    for t in texts:
+        new = [m.span() for m in rewritten.finditer(t)]
+        assert new == [m.span() for m in written.finditer(t)], t
+        found += bool(new)
+    assert found > 300
+
+
+def test_quote_starts_as_scanned(texts: list[str]) -> None:
+    """Trying the quote-start pattern only at lines its first-character scan points to finds what a scan of the
+    whole text finds."""
+    from detectors.recognizers import layout
+
+    extra = _soup(3000, ["\nOn Mon, Jo wrote:\n", "\n  on 3 May\nJo <a@b.c>\nwrote: \n", "\n-----Original Message-----",
+                         "\n--- forwarded message ---\n", "\nBegin forwarded message:\n", "\n__________\n",
+                         "\nFrom: Jo\nSent: today", "\nfrom: a\nx\nTo:", "\nÖn x wrote:\n", "\n\tFROM:  x\nDate:"], 14)
+    found = 0
+    for t in texts + extra:
+        new = [m.span() for m in layout.quote_starts(t)]
+        assert new == [m.span() for m in layout._QUOTE_START.finditer(t)], t
         found += bool(new)
     assert found > 300
