@@ -265,9 +265,15 @@ class _Format:
     based_on: str | None = None
 
 
-def _read_format(element: Any) -> _Format:
+_FORMAT_TAGS = ("{*}basedOn", "{*}color", "{*}highlight", "{*}shd")
+
+
+def _read_format(element: Any, *, every_element: bool = False) -> _Format:
+    """A style's own colour, run shading and paragraph shading. lxml picks out the few tags that matter (any
+    namespace: transitional and strict OOXML) in C; ``every_element`` walks every descendant instead, for a part
+    whose tags carry an undeclared prefix (``w:style`` as a plain name), which only a recovering parse yields."""
     fmt = _Format()
-    for child in element.iter():
+    for child in (element.iter() if every_element else element.iter(*_FORMAT_TAGS)):
         if not isinstance(child.tag, str):
             continue
         local = local_name(child.tag)
@@ -294,13 +300,16 @@ class WordStyles:
         self.default_paragraph: str | None = None
         if not data:
             return
-        for element in xml_root(data).iter():
-            if not isinstance(element.tag, str) or local_name(element.tag) != "style":
-                continue
+        root = xml_root(data)
+        elements = list(root.iter("{*}style"))
+        every = not elements  # no namespaced style at all: look at every element by its local name
+        if every:
+            elements = [e for e in root.iter() if isinstance(e.tag, str) and local_name(e.tag) == "style"]
+        for element in elements:
             style_id = _attr(element.attrib, "styleId")
             if style_id is None:
                 continue
-            self._styles[style_id] = _read_format(element)
+            self._styles[style_id] = _read_format(element, every_element=every)
             if _attr(element.attrib, "type") == "paragraph" and _attr(element.attrib, "default") in ("1", "true"):
                 self.default_paragraph = style_id
 
