@@ -22,8 +22,12 @@ _ACCOUNT = regex.compile(
     r"(?<![\d\-./])(?:\d{8}|\d{4}[ \t\-]\d{4}|\d{2}[ \t\-]\d{2}[ \t\-]\d{2}[ \t\-]\d{2})(?![\d]|[\-./]\d)"
 )
 
+_TWO_DIGITS = regex.compile(r"\d{2}")
+_GROUP_SEP = regex.compile(r"[ \-]")
+
+
 def _date_like(sort_code: str) -> bool:
-    digits = [int(x) for x in regex.findall(r"\d{2}", sort_code)]
+    digits = [int(x) for x in _TWO_DIGITS.findall(sort_code)]
     return len(digits) == 3 and 1 <= digits[0] <= 31 and 1 <= digits[1] <= 12
 
 
@@ -205,9 +209,9 @@ def _issuer_ok(digits: str) -> bool:
 
 def _grouped(raw: str) -> bool:
     """Printed the way cards are: groups of four (``4111 1111 1111 1111``) or Amex's 4-6-5."""
-    groups = regex.split(r"[ \-]", raw)
+    groups = _GROUP_SEP.split(raw)
     sizes = [len(g) for g in groups]
-    if len(groups) < 3 or len(set(regex.findall(r"[ \-]", raw))) > 1:
+    if len(groups) < 3 or len(set(_GROUP_SEP.findall(raw))) > 1:
         return False
     return (all(s == 4 for s in sizes[:-1]) and 1 <= sizes[-1] <= 4) or sizes in ([4, 6, 5], [4, 6, 4])
 

@@ -174,7 +174,7 @@ class _NameRecognizer(LocalRecognizer):
         return out
 
     def _trim(self, text: str, start: int, end: int) -> tuple[int, int]:
-        words = list(regex.finditer(r"\S+", text[start:end]))
+        words = list(_NON_SPACE.finditer(text[start:end]))
         while words and words[-1].group().strip(".,'’").lower() in self.common:
             words.pop()
         while words and words[0].group().strip(".,'’").lower() in self.common:
@@ -327,6 +327,7 @@ def _named_as_organisation(text: str, name: str) -> bool:
     return False
 
 
+_NON_SPACE = regex.compile(r"\S+")
 _LINE_OPENING = regex.compile(r"[ \t]*(?:\(\d{1,2}\)[ \t]*)?\(?[ \t]*")
 
 

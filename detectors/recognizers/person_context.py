@@ -96,6 +96,9 @@ _ORG_CHAIN_BEFORE = regex.compile(
 )
 
 
+_OF_OR_POSSESSIVE = regex.compile(r"(?<![\w])(?:of|for)(?![\w])|['’]s(?![\w])")
+
+
 def org_chain(before: str) -> bool:
     """Whether ``before`` ends in a title-case chain joined by "and"/"of"/"for" that holds "of", "for" or "'s"."""
     if not any(w in before for w in (" of ", " for ", "'s ", "’s ")):
@@ -104,7 +107,7 @@ def org_chain(before: str) -> bool:
     if m is None:
         return False
     chain = m.group()
-    return bool(regex.search(r"(?<![\w])(?:of|for)(?![\w])|['’]s(?![\w])", chain))
+    return bool(_OF_OR_POSSESSIVE.search(chain))
 
 
 _VERSUS = regex.compile(r"[ \t]v\.?[ \t]")
