@@ -294,14 +294,17 @@ class TitledNameRecognizer(_NameRecognizer):
 
 
 # What stands before "partner" when it means a person's partner: a determiner or possessive, or an adjective of
-# the relationship. Any other word before it makes a compound ("delivery partner", "phone partner", "channel
-# partner"): a firm. A closed class of function words, not a list of firms or trades.
+# the relationship. Any other word right before it makes a compound ("delivery partner", "phone partner",
+# "channel partner"): a firm, unless a person's possessive opens the phrase ("her estranged partner", "the
+# mother's violent ex-partner"). A closed class of function words, not a list of firms or trades.
 _PERSONAL_PARTNER_BEFORE = frozenset({
     "the", "a", "an", "her", "his", "my", "your", "their", "whose", "its", "new", "former", "ex", "current",
     "late", "then", "now", "previous", "male", "female", "same-sex", "abusive", "violent", "married", "unmarried",
-    "cohabiting", "civil", "long-term", "longterm", "older", "younger", "mother's", "father's", "and", "or", "with",
+    "cohabiting", "civil", "long-term", "longterm", "older", "younger", "estranged", "separated", "deceased",
+    "and", "or", "with",
 })
-_WORD_BEFORE = regex.compile(r"([\p{L}'’\-]+)[ \t]*\n?[ \t]*\Z")
+_PERSON_POSSESSIVES = frozenset({"her", "his", "my", "their", "whose"})
+_PHRASE_BEFORE = regex.compile(r"((?:[\p{L}'’\-]+[ \t]*\n?[ \t]*){1,3})\Z")
 
 
 def groups_role_is_business_partner(text: str, m: regex.Match[str]) -> bool:
@@ -309,11 +312,14 @@ def groups_role_is_business_partner(text: str, m: regex.Match[str]) -> bool:
     role = (m.groupdict().get("role") or "").lower()
     if role not in ("partner", "partners") or m.group("role")[:1].isupper():
         return False  # "Partner: Jane Hale" is a label
-    before = _WORD_BEFORE.search(text, max(0, m.start("role") - 40), m.start("role"))
+    before = _PHRASE_BEFORE.search(text, max(0, m.start("role") - 60), m.start("role"))
     if before is None:
         return False
-    word = before.group(1).lower().replace("’", "'")
-    return word not in _PERSONAL_PARTNER_BEFORE and not word.endswith("'s")
+    words = [w.lower().replace("’", "'") for w in before.group(1).split()]
+    last = words[-1]
+    if last in _PERSONAL_PARTNER_BEFORE or last.endswith("-") or last.startswith("ex-"):
+        return False  # "the partner", "her ex-partner" (the hyphen joins "ex-" to the role word)
+    return not any(w in _PERSON_POSSESSIVES or w.endswith("'s") for w in words)
 
 
 def _named_as_organisation(text: str, name: str) -> bool:

@@ -31,6 +31,10 @@ def test_a_firms_partner_is_not_a_family_member(text: str) -> None:
     ("Contact details\nPartner: Jo Bloggs", "Jo Bloggs"),
     ("he moved in with\npartner Kim Wright in 2019", "Kim Wright"),
     ("her former partner, Dean Marsh, was arrested", "Dean Marsh"),
+    ("her estranged partner, Dean Marsh, was arrested", "Dean Marsh"),
+    ("the mother's violent ex-partner, Dean Marsh, was arrested", "Dean Marsh"),
+    ("She reported that her controlling partner Dean Marsh took her phone", "Dean Marsh"),
+    ("an ex-partner, Dean Marsh, gave evidence", "Dean Marsh"),
 ])
 def test_a_persons_partner_is_still_found(text: str, name: str) -> None:
     assert name in names(text)
